@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from clinic import views
+
+clinic_patterns = [
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("no-role/", views.no_role, name="no-role"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("", include((clinic_patterns, "clinic"))),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password/",
+        auth_views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/password/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path("", include("scheduling.urls")),
+    path("", include("treatments.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,1 @@
+# Treatment plans and session charts arrive with the treatment-plan issue.
