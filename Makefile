@@ -24,18 +24,15 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(PY)
 	touch $@ $(VENV)/.run-installed
 
 # Embedded: SQLite, a Celery worker with beat on kombu's file-system broker,
-# email written to var/mail/. Ctrl-C stops every process started here.
+# email written to var/mail/. honcho runs web, worker and beat from
+# Procfile.dev; Ctrl-C stops all three.
 run: $(VENV)/.run-installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py seed_demo
-	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/celery -A clinic worker --beat --schedule var/celerybeat-schedule --concurrency 2 --loglevel INFO & \
-	$(PY) manage.py runserver --noreload $(HOST):$(PORT) & \
-	sleep 3; \
-	echo; echo "  The clinic is running at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"; \
-	echo "  Demo logins are printed above; emails are written to var/mail/."; echo; \
-	wait
+	@echo; echo "  Starting the clinic at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
+	@echo "  Log in with a demo login above; emails are written to var/mail/."; echo
+	HOST=$(HOST) PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile.dev
 
 test: $(VENV)/.dev-installed
 	$(BIN)/pytest $(PYTEST_ARGS)

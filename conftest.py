@@ -29,6 +29,19 @@ def service_unavailable(what):
     pytest.skip(f"{what} is not available")
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """Keep the data that migrations create (role groups, catalogues) for
+    transactional tests with serialized_rollback, on every connection object:
+    under Playwright's event loop a test may get a fresh one."""
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        contents = getattr(conn, "_test_serialized_contents", None)
+        if contents is not None:
+            type(conn)._test_serialized_contents = contents
+
+
 # The clinic's people.
 
 

@@ -52,6 +52,7 @@ def test_it_round_trips_through_a_worker_on_the_embedded_broker(tmp_path, start_
             "data_folder_in": str(queue_dir),
             "data_folder_out": str(queue_dir),
             "processed_folder": str(tmp_path / "celery" / "processed"),
+            "control_folder": str(tmp_path / "celery" / "control"),
         },
         result_backend=result_backend,
     )
