@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format worker clean
+.PHONY: run test lint format clean bench
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -44,6 +44,11 @@ lint: $(VENV)/.dev-installed
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Figures, not a pass or a fail: the patient search on 50,000 patients in a
+# throwaway database (SQLite; PostgreSQL with DATABASE_URL=postgres://.../clinic_bench).
+bench: $(VENV)/.dev-installed
+	$(BIN)/python -m bench.patient_search
 
 clean:
 	rm -rf var staticfiles .pytest_cache

@@ -42,6 +42,12 @@ def django_db_setup(django_db_setup):
             type(conn)._test_serialized_contents = contents
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    """Tests create many users; the default hasher would take most of their time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 # The clinic's people.
 
 

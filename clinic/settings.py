@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_htmx",
     "phonenumber_field",
+    "simple_history",
 ]
 
 MIDDLEWARE = [
@@ -102,6 +103,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -183,6 +185,9 @@ CLINIC_PHONE = env("CLINIC_PHONE", "+1 212 555 0100")
 CLINIC_EMAIL = env("CLINIC_EMAIL", "frontdesk@clinic.example")
 CLINIC_ADDRESS = env("CLINIC_ADDRESS", "120 Riverside Drive, New York, NY 10024")
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# Clinical policy.
+SCREENING_VALID_DAYS = env_int("SCREENING_VALID_DAYS", 90)
 
 # Email: files under var/mail/ unless an SMTP host is given.
 EMAIL_HOST = env("EMAIL_HOST", "")

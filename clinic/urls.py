@@ -24,6 +24,7 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path("", include("patients.urls")),
     path("", include("scheduling.urls")),
     path("", include("treatments.urls")),
     path("admin/", admin.site.urls),

@@ -1,12 +1,102 @@
+import datetime
+import re
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models import F, OuterRef, Q, Subquery
+from django.urls import reverse
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
+from simple_history.models import HistoricalRecords
+
+from clinic import roles
+
+PAIN_SCALE = [MinValueValidator(0), MaxValueValidator(10)]
+ODI_SCALE = [MinValueValidator(0), MaxValueValidator(5)]
+# The ten sections of the Oswestry Disability Index (version 2.1a), in order.
+ODI_SECTIONS = [
+    ("odi_pain_intensity", "Pain intensity"),
+    ("odi_personal_care", "Personal care (washing, dressing)"),
+    ("odi_lifting", "Lifting"),
+    ("odi_walking", "Walking"),
+    ("odi_sitting", "Sitting"),
+    ("odi_standing", "Standing"),
+    ("odi_sleeping", "Sleeping"),
+    ("odi_sex_life", "Sex life (if applicable)"),
+    ("odi_social_life", "Social life"),
+    ("odi_travelling", "Travelling"),
+]
+
+
+def parse_date_of_birth(text):
+    """A date typed as YYYY-MM-DD or MM/DD/YYYY, or None."""
+    for pattern in ("%Y-%m-%d", "%m/%d/%Y"):
+        try:
+            return datetime.datetime.strptime(text, pattern).date()  # noqa: DTZ007 a calendar date
+        except ValueError:
+            continue
+    return None
 
 
 class PatientQuerySet(models.QuerySet):
     def active(self):
         return self.filter(archived_at__isnull=True)
+
+    def clinically_visible_to(self, user):
+        """Patients whose clinical records the user may read: every patient for
+        the clinic admin; for a therapist, those assigned to them and those they
+        have screened or assessed; none for anyone else."""
+        if roles.is_clinic_admin(user):
+            return self
+        if not roles.is_therapist(user):
+            return self.none()
+        return self.filter(
+            Q(treating_therapist=user)
+            | Q(id__in=Screening.objects.filter(therapist=user).values("patient_id"))
+            | Q(id__in=Assessment.objects.filter(therapist=user).values("patient_id"))
+        )
+
+    def search(self, query):
+        """Patients matching a name, a date of birth, a phone number or an email."""
+        query = query.strip()
+        born = parse_date_of_birth(query)
+        if born:
+            return self.filter(date_of_birth=born)
+        if "@" in query:
+            return self.filter(email__istartswith=query)
+        digits = re.sub(r"[^\d+]", "", query)
+        if len(digits.lstrip("+")) >= 4 and not re.search(r"[A-Za-z]", query):
+            try:
+                number = phonenumbers.parse(query, settings.PHONENUMBER_DEFAULT_REGION)
+            except phonenumbers.NumberParseException:
+                number = None
+            if number and phonenumbers.is_valid_number(number):
+                return self.filter(
+                    phone=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+                )
+            return self.filter(phone__contains=digits.lstrip("+"))
+        terms = query.split()
+        if len(terms) == 1:
+            # One word may also be the start of an email address.
+            term = terms[0]
+            return self.filter(
+                Q(first_name__istartswith=term) | Q(last_name__istartswith=term) | Q(email__istartswith=term)
+            )
+        matches = self
+        for term in terms:
+            matches = matches.filter(Q(first_name__istartswith=term) | Q(last_name__istartswith=term))
+        return matches
+
+    def with_clearance(self):
+        """Annotate the latest signed screening's result and expiry date."""
+        latest = Screening.objects.signed().filter(patient=OuterRef("pk")).order_by("-signed_at")
+        return self.annotate(
+            screening_result=Subquery(latest.values("result")[:1]),
+            screening_valid_until=Subquery(latest.values("valid_until")[:1]),
+        )
 
 
 class Patient(models.Model):
@@ -33,6 +123,14 @@ class Patient(models.Model):
     )
     email_consent = models.BooleanField("consents to email reminders", default=False)
     email_consent_changed_at = models.DateTimeField(null=True, blank=True)
+    treating_therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_patients",
+        help_text="The therapist responsible for this patient's care; only the clinic admin reassigns.",
+    )
     archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -40,15 +138,18 @@ class Patient(models.Model):
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
+        # Name and email prefix indexes for PostgreSQL: migration 0004.
         indexes = [
-            models.Index(Lower("last_name"), Lower("first_name"), name="patient_name_idx"),
             models.Index(fields=["date_of_birth"], name="patient_dob_idx"),
             models.Index(fields=["phone"], name="patient_phone_idx"),
-            models.Index(Lower("email"), name="patient_email_idx"),
+            models.Index(F("created_at").desc(), F("id").desc(), name="patient_newest_idx"),
         ]
 
     def __str__(self):
         return self.full_name
+
+    def get_absolute_url(self):
+        return reverse("patients:detail", args=[self.pk])
 
     @property
     def full_name(self):
@@ -57,3 +158,276 @@ class Patient(models.Model):
     @property
     def is_archived(self):
         return self.archived_at is not None
+
+    def clean(self):
+        if self.date_of_birth and self.date_of_birth > timezone.localdate():
+            raise ValidationError({"date_of_birth": "The date of birth cannot be in the future."})
+        if self.date_of_birth and self.date_of_birth < datetime.date(1900, 1, 1):
+            raise ValidationError({"date_of_birth": "Check the year of birth: it is before 1900."})
+
+
+class ScreeningCategory(models.TextChoices):
+    """What a "yes" to a screening item means. Ordered from most to least serious."""
+
+    REFER_URGENT = "refer_urgent", "Red flag: refer out urgently"
+    REFER = "refer", "Red flag: refer out"
+    NOT_CLEARED = "not_cleared", "Do not needle"
+    PRECAUTION = "precaution", "Needle with precautions"
+
+
+RED_FLAG_CATEGORIES = {ScreeningCategory.REFER_URGENT, ScreeningCategory.REFER}
+# The categories a clinic admin may move an item between.
+ADJUSTABLE_CATEGORIES = {ScreeningCategory.NOT_CLEARED, ScreeningCategory.PRECAUTION}
+
+
+class ScreeningItem(models.Model):
+    """One row of the screening rules table: a question and what a "yes" means."""
+
+    code = models.SlugField(max_length=50, unique=True)
+    question = models.CharField(max_length=200)
+    category = models.CharField(max_length=20, choices=ScreeningCategory.choices)
+    guidance = models.TextField(
+        blank=True, help_text="What the therapist should do when the patient answers yes."
+    )
+    position = models.PositiveSmallIntegerField(default=100)
+    is_active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return self.question
+
+    @property
+    def is_red_flag(self):
+        return self.category in RED_FLAG_CATEGORIES
+
+    def clean(self):
+        if self.pk is None:
+            return
+        before = ScreeningItem.objects.filter(pk=self.pk).values("category", "is_active").first()
+        if before and before["category"] in RED_FLAG_CATEGORIES:
+            if self.category != before["category"]:
+                raise ValidationError(
+                    {"category": "A red flag stays a red flag, and as urgent: no setting removes it."}
+                )
+            if not self.is_active:
+                raise ValidationError({"is_active": "A red flag cannot be switched off."})
+
+
+class ScreeningQuerySet(models.QuerySet):
+    def signed(self):
+        return self.filter(signed_at__isnull=False)
+
+
+class Screening(models.Model):
+    """A therapist's intake screening of a patient. Signed, it never changes;
+    a later signed screening supersedes it."""
+
+    class Result(models.TextChoices):
+        CLEARED = "cleared", "Cleared"
+        PRECAUTIONS = "precautions", "Cleared with precautions"
+        NOT_CLEARED = "not_cleared", "Not cleared: do not needle"
+        REFER = "refer", "Refer out"
+        REFER_URGENT = "refer_urgent", "Refer out urgently"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="screenings")
+    therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="screenings"
+    )
+    result = models.CharField(max_length=20, choices=Result.choices)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateField(null=True, blank=True)
+
+    objects = ScreeningQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["patient", "-signed_at"], name="screening_latest_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(signed_at__isnull=True, valid_until__isnull=True)
+                | Q(signed_at__isnull=False, valid_until__isnull=False),
+                name="screening_signed_has_validity",
+            )
+        ]
+
+    def __str__(self):
+        return f"Screening of {self.patient} ({self.get_result_display()})"
+
+    def get_absolute_url(self):
+        return reverse("patients:screening", args=[self.patient_id, self.pk])
+
+    @property
+    def is_signed(self):
+        return self.signed_at is not None
+
+    @property
+    def refers_out(self):
+        return self.result in (self.Result.REFER, self.Result.REFER_URGENT)
+
+    @property
+    def clears_needling(self):
+        return self.result in (self.Result.CLEARED, self.Result.PRECAUTIONS)
+
+    def is_valid_on(self, day):
+        return self.is_signed and self.valid_until >= day
+
+
+class ScreeningAnswer(models.Model):
+    """An answer, with the item's category as it stood when the screening was
+    written, so that a later change of the rules never rewrites a result."""
+
+    screening = models.ForeignKey(Screening, on_delete=models.CASCADE, related_name="answers")
+    item = models.ForeignKey(ScreeningItem, on_delete=models.PROTECT, related_name="+")
+    answer = models.BooleanField()
+    category = models.CharField(max_length=20, choices=ScreeningCategory.choices)
+    acknowledgement = models.TextField(
+        blank=True, help_text="For a precaution answered yes: how the therapist will manage it."
+    )
+
+    class Meta:
+        ordering = ["item__position", "item_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["screening", "item"], name="screening_answer_once_per_item")
+        ]
+
+    def __str__(self):
+        return f"{self.item.code}: {'yes' if self.answer else 'no'}"
+
+
+class ConsentText(models.Model):
+    """One version of the informed-consent text. A new version never replaces
+    an old one; consents point at the version the patient agreed to."""
+
+    version = models.PositiveIntegerField(unique=True)
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    published_at = models.DateTimeField(default=timezone.now)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-version"]
+        get_latest_by = "version"
+
+    def __str__(self):
+        return f"{self.title} (version {self.version})"
+
+
+class Consent(models.Model):
+    class Method(models.TextChoices):
+        PAPER = "paper", "Signed on paper"
+        ON_SCREEN = "on_screen", "Confirmed on screen"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="consents")
+    consent_text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="consents")
+    method = models.CharField(max_length=12, choices=Method.choices)
+    witnessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="witnessed_consents"
+    )
+    given_at = models.DateTimeField(default=timezone.now)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-given_at", "-id"]
+
+    def __str__(self):
+        return f"Consent of {self.patient} to version {self.consent_text.version}"
+
+
+class Assessment(models.Model):
+    """Intake or re-assessment: symptoms, pain scales, the Oswestry Disability
+    Index and the straight-leg raise. Scores are computed, never typed."""
+
+    class Kind(models.TextChoices):
+        INTAKE = "intake", "Intake"
+        REASSESSMENT = "reassessment", "Re-assessment"
+
+    class Side(models.TextChoices):
+        LEFT = "left", "Left"
+        RIGHT = "right", "Right"
+        BOTH = "both", "Both"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="assessments")
+    therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assessments"
+    )
+    kind = models.CharField(max_length=14, choices=Kind.choices)
+    assessed_at = models.DateTimeField(default=timezone.now)
+    affected_side = models.CharField(max_length=5, choices=Side.choices)
+    radiating_pain = models.BooleanField("pain radiating into the leg")
+    tingling = models.BooleanField()
+    numbness = models.BooleanField()
+    weakness = models.BooleanField()
+    worse_when_sitting = models.BooleanField()
+    back_pain = models.PositiveSmallIntegerField("back pain (0-10)", validators=PAIN_SCALE)
+    leg_pain = models.PositiveSmallIntegerField("leg pain (0-10)", validators=PAIN_SCALE)
+    odi_pain_intensity = models.PositiveSmallIntegerField(null=True, blank=True, validators=ODI_SCALE)
+    odi_personal_care = models.PositiveSmallIntegerField(null=True, blank=True, validators=ODI_SCALE)
+    odi_lifting = models.PositiveSmallIntegerField(null=True, blank=True, validators=ODI_SCALE)
+    odi_walking = models.PositiveSmallIntegerField(null=True, blank=True, validators=ODI_SCALE)
+    odi_sitting = models.PositiveSmallIntegerField(null=True, blank=True, validators=ODI_SCALE)
+    odi_standing = models.PositiveSmallIntegerField(null=True, blank=True, validators=ODI_SCALE)
+    odi_sleeping = models.PositiveSmallIntegerField(null=True, blank=True, validators=ODI_SCALE)
+    odi_sex_life = models.PositiveSmallIntegerField(null=True, blank=True, validators=ODI_SCALE)
+    odi_social_life = models.PositiveSmallIntegerField(null=True, blank=True, validators=ODI_SCALE)
+    odi_travelling = models.PositiveSmallIntegerField(null=True, blank=True, validators=ODI_SCALE)
+    odi_percent = models.DecimalField(
+        "Oswestry Disability Index (%)", max_digits=5, decimal_places=1, editable=False
+    )
+    slr_done = models.BooleanField("straight-leg raise done", default=False)
+    slr_angle = models.PositiveSmallIntegerField(
+        "straight-leg raise angle (degrees)", null=True, blank=True, validators=[MaxValueValidator(90)]
+    )
+    slr_positive = models.BooleanField("straight-leg raise positive", null=True, blank=True)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-assessed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(back_pain__lte=10) & Q(leg_pain__lte=10), name="assessment_pain_0_10"
+            ),
+            models.CheckConstraint(
+                condition=Q(odi_percent__gte=0) & Q(odi_percent__lte=100), name="assessment_odi_0_100"
+            ),
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{section}__isnull": True}) | Q(**{f"{section}__lte": 5}),
+                    name=f"assessment_{section}_0_5",
+                )
+                for section, _ in ODI_SECTIONS
+            ),
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.get_kind_display()} of {self.patient} on {timezone.localtime(self.assessed_at):%Y-%m-%d}"
+        )
+
+    def get_absolute_url(self):
+        return reverse("patients:assessment", args=[self.patient_id, self.pk])
+
+    def odi_answers(self):
+        return [getattr(self, section) for section, _ in ODI_SECTIONS]
+
+
+class ClinicalRecordAccess(models.Model):
+    """Who read which clinical record of which patient, and when."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    record = models.CharField(max_length=100, help_text="What was read, e.g. 'screening 12'.")
+    accessed_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-accessed_at", "-id"]
+        verbose_name_plural = "clinical record accesses"
+
+    def __str__(self):
+        return f"{self.user} read {self.record} of patient {self.patient_id}"

@@ -65,6 +65,15 @@ def reversed_path(name, chain):
                 parameters[group] = [sample_value(part_converters[group])]
             else:
                 parameters[group] = REGEX_CANDIDATES
+    # Unnamed regex groups (django-simple-history's admin pages) take positional args.
+    positional = sum(part.pattern.regex.groups - len(part.pattern.regex.groupindex) for part in chain)
+    if positional and not parameters:
+        for values in itertools.product(REGEX_CANDIDATES, repeat=positional):
+            try:
+                yield reverse(name, args=values)
+            except NoReverseMatch:
+                continue
+        return
     for values in itertools.product(*parameters.values()):
         try:
             yield reverse(name, kwargs=dict(zip(parameters, values, strict=True)) or None)

@@ -15,7 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic import roles
-from patients.models import Patient
+from patients import services as patient_services
+from patients.models import ODI_SECTIONS, Assessment, Consent, Patient, ScreeningItem
 from scheduling.models import Appointment, AppointmentType, Room, WorkingHours
 
 DEMO_PASSWORD = "demo-clinic-2026"
@@ -57,6 +58,16 @@ PATIENTS = [
 ]
 
 
+# Screenings of demo patients: (therapist, items answered yes, (back pain, leg pain, ODI answers)).
+CLINICAL = {
+    ("Maria", "Alvarez"): ("therapist", set(), (4, 7, [3, 1, 3, 2, 4, 3, 2, None, 2, 3])),
+    ("James", "Brooks"): ("therapist", {"diabetes"}, (5, 6, [3, 2, 3, 2, 3, 2, 2, 1, 2, 2])),
+    ("Aisha", "Khan"): ("therapist2", set(), (3, 8, [4, 1, 3, 3, 4, 3, 3, 2, 3, 3])),
+    ("Daniel", "Okafor"): ("therapist", {"anticoagulants"}, None),
+    ("Helen", "Fischer"): ("therapist2", {"saddle_numbness"}, None),
+}
+
+
 class Command(BaseCommand):
     help = "Create demo users, rooms, working hours, patients and appointments (idempotent)."
 
@@ -75,6 +86,7 @@ class Command(BaseCommand):
             self.create_users()
             self.create_rooms_and_hours()
             self.create_patients()
+            self.create_clinical_records()
             self.create_appointments()
             if dry_run:
                 transaction.set_rollback(True)
@@ -145,6 +157,64 @@ class Command(BaseCommand):
             )
             if created:
                 self.note(f"patient {first} {last}")
+
+    def create_clinical_records(self):
+        """Screenings, consents and intake assessments for some demo patients,
+        one of each screening result, written through the same services as the
+        therapists' pages. Only for patients not yet screened."""
+        therapists = get_user_model().objects.in_bulk(["therapist", "therapist2"], field_name="username")
+        items = list(ScreeningItem.objects.filter(is_active=True))
+        consent_text = patient_services.current_consent_text()
+        for (first, last), (username, yes_codes, pain) in CLINICAL.items():
+            patient = Patient.objects.get(first_name=first, last_name=last)
+            if patient.screenings.exists():
+                continue
+            therapist = therapists[username]
+            answers = [
+                patient_services.ScreeningAnswerInput(
+                    item=item,
+                    answer=item.code in yes_codes,
+                    acknowledgement="Check skin and healing; asked about glucose control."
+                    if item.code == "diabetes"
+                    else "",
+                )
+                for item in items
+            ]
+            screening = patient_services.screening_save_draft(
+                patient=patient, therapist=therapist, answers=answers
+            )
+            screening = patient_services.screening_sign(screening=screening, therapist=therapist)
+            self.note(f"screening of {patient}: {screening.get_result_display()}")
+            if not screening.clears_needling:
+                continue
+            patient_services.consent_record(
+                patient=patient,
+                consent_text=consent_text,
+                method=Consent.Method.PAPER,
+                witnessed_by=therapist,
+            )
+            patient.refresh_from_db()
+            back_pain, leg_pain, odi = pain
+            patient_services.assessment_record(
+                assessment=Assessment(
+                    patient=patient,
+                    kind=Assessment.Kind.INTAKE,
+                    affected_side=Assessment.Side.LEFT,
+                    radiating_pain=True,
+                    tingling=True,
+                    numbness=False,
+                    weakness=False,
+                    worse_when_sitting=True,
+                    back_pain=back_pain,
+                    leg_pain=leg_pain,
+                    slr_done=True,
+                    slr_angle=45,
+                    slr_positive=True,
+                    **dict(zip((name for name, _ in ODI_SECTIONS), odi, strict=True)),
+                ),
+                therapist=therapist,
+            )
+            self.note(f"consent and intake assessment of {patient}")
 
     def create_appointments(self):
         """Three morning visits per working therapist on each of the next four
