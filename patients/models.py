@@ -340,6 +340,14 @@ class Consent(models.Model):
         return f"Consent of {self.patient} to version {self.consent_text.version}"
 
 
+class Side(models.TextChoices):
+    """The side of the body: of sciatica symptoms, of a muscle needled."""
+
+    LEFT = "left", "Left"
+    RIGHT = "right", "Right"
+    BOTH = "both", "Both"
+
+
 class Assessment(models.Model):
     """Intake or re-assessment: symptoms, pain scales, the Oswestry Disability
     Index and the straight-leg raise. Scores are computed, never typed."""
@@ -348,10 +356,7 @@ class Assessment(models.Model):
         INTAKE = "intake", "Intake"
         REASSESSMENT = "reassessment", "Re-assessment"
 
-    class Side(models.TextChoices):
-        LEFT = "left", "Left"
-        RIGHT = "right", "Right"
-        BOTH = "both", "Both"
+    Side = Side
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="assessments")
     therapist = models.ForeignKey(

@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -143,6 +144,10 @@ def patient_detail(request, pk):
             "can_record_consent": services.can_record_consent(request.user, patient),
             "clearance": clearance,
             "timeline": timeline,
+            # Read through the relation: plan status and sessions are for every role.
+            "plans": patient.treatment_plans.annotate(
+                sessions_done=Count("charts", filter=Q(charts__signed_at__isnull=False))
+            ).order_by("-created_at"),
             "today": timezone.localdate(),
         },
     )

@@ -184,7 +184,7 @@ def book_today(count, therapists):
     ("persona", "page", "most_queries"),
     [
         ("receptionist", "scheduling:front-desk", 5),
-        ("therapist", "treatments:my-day", 5),
+        ("therapist", "treatments:my-day", 6),
         ("clinic_admin", "clinic:dashboard", 7),
     ],
 )

@@ -1,0 +1,321 @@
+"""Writes to treatment plans and session charts. Each is one transaction;
+errors a person can cause are TreatmentError with a message fit to show."""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from patients import services as patient_services
+from scheduling import services as scheduling_services
+from scheduling.models import Appointment
+from treatments.models import AdverseEvent, ChartAmendment, ChartNeedling, Muscle, SessionChart, TreatmentPlan
+
+
+class TreatmentError(Exception):
+    """A change to a plan or chart that cannot be made, with the reason."""
+
+
+Severity = TreatmentPlan.Severity
+
+# The range of sessions each severity proposes, and the default within it.
+SESSION_RANGES = {
+    Severity.MILD: (1, 3, 3),
+    Severity.MODERATE: (1, 3, 3),
+    Severity.CHRONIC: (4, 6, 6),
+    Severity.COMPLEX: (4, 6, 6),
+}
+
+
+def proposed_sessions(severity: str) -> int:
+    return SESSION_RANGES[severity][2]
+
+
+def sessions_need_reason(severity: str, sessions: int) -> bool:
+    low, high, _ = SESSION_RANGES[severity]
+    return not low <= sessions <= high
+
+
+def procedure_code(muscle_count: int) -> str:
+    """CPT code for dry needling: 20560 for 1-2 muscles, 20561 for 3 or more."""
+    if muscle_count == 0:
+        return ""
+    return "20560" if muscle_count <= 2 else "20561"
+
+
+# Who may do what.
+
+
+def is_treating_therapist(user, patient):
+    return patient_services.can_write_clinical_records(user, patient)
+
+
+def _require_writer(user, patient):
+    if not is_treating_therapist(user, patient):
+        raise TreatmentError(
+            "Only the patient's treating therapist can write plans and charts. "
+            "Ask the clinic admin to reassign the patient."
+        )
+
+
+def _require_cleared(patient, on=None):
+    clearance = patient_services.needling_clearance(patient, on=on)
+    if not clearance.is_cleared:
+        raise TreatmentError("This patient cannot be needled: " + " ".join(clearance.problems))
+
+
+# Plans.
+
+
+def _check_plan(plan: TreatmentPlan) -> None:
+    if sessions_need_reason(plan.severity, plan.planned_sessions) and not plan.sessions_reason.strip():
+        low, high, _ = SESSION_RANGES[plan.severity]
+        raise TreatmentError(
+            f"A {plan.get_severity_display().lower()} case usually needs {low}-{high} sessions; "
+            f"give a reason for {plan.planned_sessions}."
+        )
+    if not plan.target_muscles:
+        raise TreatmentError("Choose at least one target muscle.")
+    if not plan.techniques:
+        raise TreatmentError("Choose at least one technique.")
+    if plan.reassessment_after_session > plan.planned_sessions:
+        raise TreatmentError("The re-assessment point must fall within the plan's sessions.")
+
+
+@transaction.atomic
+def plan_save(*, plan: TreatmentPlan, therapist) -> TreatmentPlan:
+    """Create or change a plan. A change to an active plan becomes a new
+    version in its history; a completed or discontinued plan is closed."""
+    _require_writer(therapist, plan.patient)
+    if plan.pk is None:
+        _require_cleared(plan.patient)
+        plan.therapist = therapist
+    else:
+        stored = TreatmentPlan.objects.select_for_update().get(pk=plan.pk)
+        if not stored.is_open:
+            raise TreatmentError(
+                f"This plan is {stored.get_status_display().lower()} and can no longer change."
+            )
+        # The edit changes the plan's content; its life (started, ended) is as stored now.
+        for field in ("patient_id", "therapist_id", "status", "status_reason", "activated_at", "ended_at"):
+            setattr(plan, field, getattr(stored, field))
+        done = plan.charts.count()
+        if plan.planned_sessions < done:
+            raise TreatmentError(f"{done} sessions are already charted; the plan cannot have fewer.")
+    _check_plan(plan)
+    plan.full_clean()
+    plan.save()
+    return plan
+
+
+@transaction.atomic
+def plan_activate(*, plan: TreatmentPlan, therapist) -> TreatmentPlan:
+    _require_writer(therapist, plan.patient)
+    _require_cleared(plan.patient)
+    # Saved, not updated in place, so that the start is a version in the plan's history.
+    plan = TreatmentPlan.objects.select_for_update().get(pk=plan.pk)
+    if plan.status != TreatmentPlan.Status.DRAFT:
+        raise TreatmentError("Only a draft plan can be started.")
+    plan.status, plan.activated_at = TreatmentPlan.Status.ACTIVE, timezone.now()
+    plan.save()
+    return plan
+
+
+@transaction.atomic
+def plan_end(*, plan: TreatmentPlan, therapist, status: str, reason: str = "") -> TreatmentPlan:
+    """Complete or discontinue a plan (discontinuing needs a reason)."""
+    _require_writer(therapist, plan.patient)
+    if status == TreatmentPlan.Status.DISCONTINUED and not reason.strip():
+        raise TreatmentError("Give the reason the plan is discontinued.")
+    if status not in (TreatmentPlan.Status.COMPLETED, TreatmentPlan.Status.DISCONTINUED):
+        raise TreatmentError("A plan ends as completed or discontinued.")
+    plan = TreatmentPlan.objects.select_for_update().get(pk=plan.pk)
+    if not plan.is_open:
+        raise TreatmentError(f"This plan is already {plan.get_status_display().lower()}.")
+    plan.status, plan.status_reason, plan.ended_at = status, reason.strip(), timezone.now()
+    plan.save()
+    return plan
+
+
+# Charts.
+
+
+@transaction.atomic
+def chart_start(
+    *,
+    plan: TreatmentPlan,
+    appointment: Appointment,
+    therapist,
+    screening_still_valid: bool,
+    new_problem: bool,
+) -> SessionChart:
+    """Open the chart of a visit after the pre-needling check. A new
+    contraindication or red flag stops here: the patient needs a new screening."""
+    _require_writer(therapist, plan.patient)
+    # Locking the plan serialises two charts opened at once: each gets its own session number.
+    plan = TreatmentPlan.objects.select_for_update().select_related("patient").get(pk=plan.pk)
+    if new_problem:
+        raise TreatmentError(
+            "The patient reports a new contraindication or red flag: do not needle. Screen the patient again."
+        )
+    if not screening_still_valid:
+        raise TreatmentError(
+            "Confirm the screening is still valid before needling, or screen the patient again."
+        )
+    _require_cleared(plan.patient, on=timezone.localdate(appointment.starts_at))
+    if plan.status != TreatmentPlan.Status.ACTIVE:
+        raise TreatmentError("Start the plan before charting its sessions.")
+    if appointment.patient_id != plan.patient_id:
+        raise TreatmentError("This visit belongs to another patient.")
+    if appointment.status in (Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW):
+        raise TreatmentError("This visit was cancelled or missed; it cannot be charted.")
+    if SessionChart.objects.filter(appointment=appointment).exists():
+        raise TreatmentError("This visit already has a chart.")
+    done = plan.charts.aggregate(n=Max("session_number"))["n"] or 0
+    if done >= plan.planned_sessions:
+        raise TreatmentError(
+            f"All {plan.planned_sessions} sessions of this plan are charted; extend the plan first."
+        )
+    return SessionChart.objects.create(
+        plan=plan,
+        appointment=appointment,
+        therapist=therapist,
+        session_number=done + 1,
+        screening_confirmed_valid=True,
+    )
+
+
+@dataclass(frozen=True)
+class NeedlingInput:
+    muscle: Muscle
+    side: str
+    needles: int
+    needle_length_mm: int
+    needle_gauge_mm: object
+    technique: str
+    twitch_response: bool
+    familiar_pain: bool
+
+
+@dataclass(frozen=True)
+class AdverseEventInput:
+    kind: str
+    severity: str
+    notes: str = ""
+
+
+def _write_content(chart, *, fields, needlings, adverse_events, aftercare):
+    for name, value in fields.items():
+        setattr(chart, name, value)
+    if not chart.slr_done:
+        chart.slr_angle = chart.slr_positive = None
+    chart.muscle_count = len({(n.muscle.pk, n.side) for n in needlings})
+    chart.procedure_code = procedure_code(chart.muscle_count)
+    chart.full_clean()
+    chart.save()
+    chart.needlings.all().delete()
+    chart.adverse_events.all().delete()
+    for n in needlings:
+        ChartNeedling(chart=chart, **n.__dict__).full_clean(exclude=["chart"])
+    ChartNeedling.objects.bulk_create(ChartNeedling(chart=chart, **n.__dict__) for n in needlings)
+    AdverseEvent.objects.bulk_create(AdverseEvent(chart=chart, **e.__dict__) for e in adverse_events)
+    chart.aftercare_given.set(aftercare)
+
+
+@transaction.atomic
+def chart_save_draft(*, chart, therapist, fields, needlings, adverse_events, aftercare) -> SessionChart:
+    chart = SessionChart.objects.select_for_update().get(pk=chart.pk)
+    if chart.is_signed:
+        raise TreatmentError("This chart is signed; amend it instead, giving a reason.")
+    if chart.therapist_id != therapist.pk:
+        raise TreatmentError("Only the therapist who opened this chart can change it.")
+    _write_content(
+        chart, fields=fields, needlings=needlings, adverse_events=adverse_events, aftercare=aftercare
+    )
+    return chart
+
+
+def chart_snapshot(chart: SessionChart) -> dict:
+    """The chart's content as plain data: kept in an amendment, sent with aftercare."""
+    return {
+        "back_pain_before": chart.back_pain_before,
+        "leg_pain_before": chart.leg_pain_before,
+        "back_pain_after": chart.back_pain_after,
+        "leg_pain_after": chart.leg_pain_after,
+        "slr_done": chart.slr_done,
+        "slr_angle": chart.slr_angle,
+        "slr_positive": chart.slr_positive,
+        "notes": chart.notes,
+        "aftercare_notes": chart.aftercare_notes,
+        "muscle_count": chart.muscle_count,
+        "procedure_code": chart.procedure_code,
+        "needlings": [
+            {
+                "muscle": n.muscle.name,
+                "side": n.get_side_display(),
+                "needles": n.needles,
+                "needle_length_mm": n.needle_length_mm,
+                "needle_gauge_mm": str(n.needle_gauge_mm),
+                "technique": n.get_technique_display(),
+                "twitch_response": n.twitch_response,
+                "familiar_pain": n.familiar_pain,
+            }
+            for n in chart.needlings.select_related("muscle")
+        ],
+        "adverse_events": [
+            {"kind": e.get_kind_display(), "severity": e.get_severity_display(), "notes": e.notes}
+            for e in chart.adverse_events.all()
+        ],
+        "aftercare": [
+            {"code": a.code, "title": a.title, "patient_text": a.patient_text}
+            for a in chart.aftercare_given.order_by("position")
+        ],
+    }
+
+
+@transaction.atomic
+def chart_sign(*, chart: SessionChart, therapist) -> SessionChart:
+    """Sign a chart: it locks, the visit is completed, and scheduling is told
+    once, with the aftercare to send."""
+    if chart.therapist_id != therapist.pk:
+        raise TreatmentError("Only the therapist who wrote this chart can sign it.")
+    chart = SessionChart.objects.select_for_update().select_related("appointment").get(pk=chart.pk)
+    if chart.leg_pain_before is None or chart.back_pain_before is None:
+        raise TreatmentError("Record the pain scores before needling before signing.")
+    if chart.leg_pain_after is None or chart.back_pain_after is None:
+        raise TreatmentError("Record the pain scores after needling before signing.")
+    if not chart.needlings.exists():
+        raise TreatmentError("Record at least one muscle needled before signing.")
+    # The conditional update decides between two "sign" requests: one changes the row.
+    signed = SessionChart.objects.filter(pk=chart.pk, signed_at__isnull=True).update(signed_at=timezone.now())
+    if not signed:
+        raise TreatmentError("This chart is already signed.")
+    chart.refresh_from_db()
+    content = chart_snapshot(chart)
+    try:
+        scheduling_services.appointment_complete(
+            appointment=chart.appointment,
+            aftercare={"muscles": content["needlings"], "advice": content["aftercare"]},
+        )
+    except scheduling_services.SchedulingError as error:
+        raise TreatmentError(str(error)) from None
+    return chart
+
+
+@transaction.atomic
+def chart_amend(*, chart, therapist, reason, fields, needlings, adverse_events, aftercare) -> ChartAmendment:
+    """Change a signed chart: the version before is kept with the reason."""
+    if not reason.strip():
+        raise TreatmentError("Give the reason for the amendment.")
+    chart = SessionChart.objects.select_for_update().get(pk=chart.pk)
+    if not chart.is_signed:
+        raise TreatmentError("This chart is not signed yet; change the draft instead.")
+    _require_writer(therapist, chart.plan.patient)
+    amendment = ChartAmendment.objects.create(
+        chart=chart, reason=reason.strip(), amended_by=therapist, previous=chart_snapshot(chart)
+    )
+    _write_content(
+        chart, fields=fields, needlings=needlings, adverse_events=adverse_events, aftercare=aftercare
+    )
+    return amendment

@@ -1,0 +1,132 @@
+"""Plans and charts for tests, written through the services as a therapist
+would: a cleared patient, an active plan, a visit, the muscles needled."""
+
+import datetime
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from patients.tests.factories import ConsentFactory, PatientFactory, screening_with_answers
+from scheduling.tests.factories import AppointmentFactory
+from treatments import services
+from treatments.models import AftercareItem, Muscle, Side, Technique, TreatmentPlan
+
+
+def muscle(name):
+    return Muscle.objects.get(name=name)
+
+
+def cleared_patient(therapist, **fields):
+    """A patient of `therapist`, screened by them (every answer "no", so
+    cleared and signed) and consenting to the current consent text."""
+    patient = PatientFactory(treating_therapist=therapist, **fields)
+    screening_with_answers(patient=patient, therapist=therapist)
+    ConsentFactory(patient=patient, witnessed_by=therapist)
+    return patient
+
+
+class PlanFactory(factory.django.DjangoModelFactory):
+    """An unsaved plan's fields: a moderate case, three weekly sessions,
+    piriformis and gluteus medius on the left. Save it with services.plan_save
+    (or use draft_plan / active_plan)."""
+
+    class Meta:
+        model = TreatmentPlan
+
+    severity = TreatmentPlan.Severity.MODERATE
+    planned_sessions = factory.LazyAttribute(lambda p: services.proposed_sessions(p.severity))
+    frequency = TreatmentPlan.Frequency.WEEKLY
+    target_muscles = factory.LazyFunction(
+        lambda: [
+            {"muscle": muscle("Piriformis").pk, "side": Side.LEFT},
+            {"muscle": muscle("Gluteus medius").pk, "side": Side.LEFT},
+        ]
+    )
+    techniques = factory.LazyFunction(lambda: [Technique.TRIGGER_POINT])
+    program = factory.LazyFunction(
+        lambda: [{"component": "core", "notes": "Bird-dog, dead bug."}, {"component": "ergonomics"}]
+    )
+    goal_leg_pain = 2
+    goal_odi = 20
+    goal_notes = "Sit through a working day without leg pain."
+    reassessment_after_session = factory.LazyAttribute(lambda p: min(2, p.planned_sessions))
+
+
+def draft_plan(therapist, patient=None, **fields):
+    """A draft plan saved through the services, for a cleared patient of `therapist`."""
+    patient = patient or cleared_patient(therapist)
+    plan = PlanFactory.build(patient=patient, therapist=therapist, **fields)
+    return services.plan_save(plan=plan, therapist=therapist)
+
+
+def active_plan(therapist, patient=None, **fields):
+    plan = draft_plan(therapist, patient, **fields)
+    return services.plan_activate(plan=plan, therapist=therapist)
+
+
+def visit(plan, day=None, hour=10, **fields):
+    """A booked visit of the plan's patient with the plan's therapist, on
+    `day` (clinic-local, today by default) at `hour`."""
+    day = day or timezone.localdate()
+    starts_at = timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour)))
+    return AppointmentFactory(patient=plan.patient, therapist=plan.therapist, starts_at=starts_at, **fields)
+
+
+def needling(muscle_name="Piriformis", side=Side.LEFT, **fields):
+    values = {
+        "needles": 2,
+        "needle_length_mm": 60,
+        "needle_gauge_mm": Decimal("0.30"),
+        "technique": Technique.TRIGGER_POINT,
+        "twitch_response": True,
+        "familiar_pain": True,
+        **fields,
+    }
+    return services.NeedlingInput(muscle=muscle(muscle_name), side=side, **values)
+
+
+def aftercare(*codes):
+    return list(AftercareItem.objects.filter(code__in=codes))
+
+
+def chart_fields(*, leg=(6, 4), back=(5, 3), **fields):
+    """The chart's scalar fields: leg and back pain as (before, after)."""
+    return {
+        "leg_pain_before": leg[0],
+        "leg_pain_after": leg[1],
+        "back_pain_before": back[0],
+        "back_pain_after": back[1],
+        "slr_done": True,
+        "slr_angle": 55,
+        "slr_positive": True,
+        "notes": "Tolerated well.",
+        **fields,
+    }
+
+
+def open_chart(plan, appointment=None, **visit_fields):
+    appointment = appointment or visit(plan, **visit_fields)
+    return services.chart_start(
+        plan=plan,
+        appointment=appointment,
+        therapist=plan.therapist,
+        screening_still_valid=True,
+        new_problem=False,
+    )
+
+
+def charted_session(plan, *, leg=(6, 4), back=(5, 3), needlings=None, sign=True, **visit_fields):
+    """A visit opened, charted and (unless sign=False) signed through the services."""
+    chart = open_chart(plan, **visit_fields)
+    chart = services.chart_save_draft(
+        chart=chart,
+        therapist=plan.therapist,
+        fields=chart_fields(leg=leg, back=back),
+        needlings=needlings or [needling("Piriformis"), needling("Gluteus medius")],
+        adverse_events=[],
+        aftercare=aftercare("hydration", "expected_soreness"),
+    )
+    if sign:
+        chart = services.chart_sign(chart=chart, therapist=plan.therapist)
+    return chart
