@@ -10,9 +10,11 @@ from clinic import roles
 from clinic.models import WorkerHeartbeat
 from patients.models import Patient
 from scheduling.models import Appointment, Room
+from treatments.models import AdverseEvent
 
 # A worker that has not run the every-minute heartbeat for this long is shown as down.
 HEARTBEAT_STALE_AFTER = datetime.timedelta(minutes=3)
+SERIOUS_EVENTS_SHOWN_FOR = datetime.timedelta(days=90)
 
 
 @login_required
@@ -66,6 +68,14 @@ def dashboard(request):
             ),
         ),
     )
+    serious_events = (
+        AdverseEvent.objects.filter(
+            kind__in=AdverseEvent.SERIOUS,
+            chart__appointment__starts_at__gte=timezone.now() - SERIOUS_EVENTS_SHOWN_FOR,
+        )
+        .select_related("chart__plan__patient", "chart__therapist", "chart__appointment")
+        .order_by("-chart__appointment__starts_at")
+    )
     heartbeat = WorkerHeartbeat.objects.first()
     worker_is_up = heartbeat is not None and (timezone.now() - heartbeat.last_seen_at < HEARTBEAT_STALE_AFTER)
     return render(
@@ -76,6 +86,7 @@ def dashboard(request):
             "therapists": therapists,
             "patients": patients,
             "active_rooms": Room.objects.filter(is_active=True).count(),
+            "serious_events": serious_events,
             "heartbeat": heartbeat,
             "worker_is_up": worker_is_up,
         },

@@ -1,7 +1,18 @@
+from decimal import Decimal
+
 from django import forms
 
-from treatments.models import ProgramComponent, Side, Technique, TreatmentPlan
-from treatments.services import proposed_sessions
+from treatments.models import (
+    AdverseEvent,
+    AftercareItem,
+    Muscle,
+    ProgramComponent,
+    SessionChart,
+    Side,
+    Technique,
+    TreatmentPlan,
+)
+from treatments.services import AdverseEventInput, NeedlingInput, proposed_sessions
 
 NOT_TARGETED = [("", "Not targeted")]
 
@@ -49,7 +60,7 @@ class PlanForm(forms.ModelForm):
         ].help_text = "Leave empty to re-assess after the last session."
         plan = self.instance
         sides = {t["muscle"]: t["side"] for t in plan.target_muscles}
-        notes = {p["component"]: p["notes"] for p in plan.program}
+        notes = {p["component"]: p.get("notes", "") for p in plan.program}
         self.fields["techniques"].initial = plan.techniques
         for muscle in self.muscles:
             self.fields[f"muscle_{muscle.pk}"] = forms.ChoiceField(
@@ -106,4 +117,149 @@ class PlanEndForm(forms.Form):
     )
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), required=False, help_text="Required to discontinue."
+    )
+
+
+class PreNeedlingCheckForm(forms.Form):
+    """Asked before every session's needling."""
+
+    screening_still_valid = forms.TypedChoiceField(
+        label="Is the patient's screening still valid, and nothing in it has changed?",
+        choices=[("yes", "Yes"), ("no", "No")],
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+    )
+    new_problem = forms.TypedChoiceField(
+        label="Does the patient report any new contraindication or red flag since the screening "
+        "(new medication, pregnancy, infection, bladder or bowel change, numbness or weakness)?",
+        choices=[("no", "No"), ("yes", "Yes")],
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+    )
+
+
+class ChartForm(forms.ModelForm):
+    class Meta:
+        model = SessionChart
+        fields = [
+            "back_pain_before",
+            "leg_pain_before",
+            "back_pain_after",
+            "leg_pain_after",
+            "slr_done",
+            "slr_angle",
+            "slr_positive",
+            "aftercare_given",
+            "aftercare_notes",
+            "notes",
+        ]
+        widgets = {
+            "aftercare_given": forms.CheckboxSelectMultiple,
+            "slr_positive": forms.RadioSelect(choices=[(True, "Positive"), (False, "Negative")]),
+            "aftercare_notes": forms.Textarea(attrs={"rows": 2}),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+            **{
+                name: forms.NumberInput(attrs={"min": 0, "max": 10})
+                for name in ("back_pain_before", "leg_pain_before", "back_pain_after", "leg_pain_after")
+            },
+        }
+        labels = {
+            "back_pain_before": "Back pain before (0-10)",
+            "leg_pain_before": "Leg pain before (0-10)",
+            "back_pain_after": "Back pain after (0-10)",
+            "leg_pain_after": "Leg pain after (0-10)",
+            "slr_angle": "Straight-leg raise angle (degrees)",
+            "slr_positive": "Straight-leg raise",
+            "aftercare_given": "Aftercare given (the patient's aftercare emails repeat these)",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["aftercare_given"].queryset = AftercareItem.objects.filter(is_active=True)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("slr_done") and (data.get("slr_angle") is None or data.get("slr_positive") is None):
+            raise forms.ValidationError("Give the straight-leg raise angle and whether it was positive.")
+        return data
+
+
+class NeedlingForm(forms.Form):
+    """One muscle needled. A row left without a muscle is ignored."""
+
+    muscle = forms.ModelChoiceField(queryset=Muscle.objects.none(), required=False, empty_label="—")
+    side = forms.ChoiceField(choices=Side.choices, required=False)
+    needles = forms.IntegerField(min_value=1, max_value=30, required=False, label="Needles")
+    needle_length_mm = forms.IntegerField(min_value=10, max_value=125, required=False, label="Length (mm)")
+    needle_gauge_mm = forms.DecimalField(
+        min_value=Decimal("0.12"),
+        max_value=Decimal("0.40"),
+        decimal_places=2,
+        required=False,
+        label="Gauge (mm)",
+    )
+    technique = forms.ChoiceField(choices=Technique.choices, required=False)
+    twitch_response = forms.BooleanField(required=False, label="Twitch")
+    familiar_pain = forms.BooleanField(required=False, label="Familiar pain")
+
+    REQUIRED_WITH_MUSCLE = ("side", "needles", "needle_length_mm", "needle_gauge_mm", "technique")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["muscle"].queryset = Muscle.objects.filter(is_active=True)
+        for field in self.fields.values():
+            field.widget.attrs["class"] = {
+                "Select": "form-select form-select-sm",
+                "CheckboxInput": "form-check-input",
+            }.get(type(field.widget).__name__, "form-control form-control-sm")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("muscle"):
+            for name in self.REQUIRED_WITH_MUSCLE:
+                if data.get(name) in (None, ""):
+                    self.add_error(name, "Required for a muscle needled.")
+        return data
+
+    def as_input(self):
+        data = self.cleaned_data
+        if not data.get("muscle"):
+            return None
+        return NeedlingInput(**{name: data[name] for name in NeedlingInput.__dataclass_fields__})
+
+
+class AdverseEventForm(forms.Form):
+    """One adverse event. A row left without a kind is ignored."""
+
+    kind = forms.ChoiceField(choices=[("", "—"), *AdverseEvent.Kind.choices], required=False)
+    severity = forms.ChoiceField(choices=[("", "—"), *AdverseEvent.Severity.choices], required=False)
+    notes = forms.CharField(required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.widget.attrs["class"] = "form-control" if name == "notes" else "form-select"
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") and not data.get("severity"):
+            self.add_error("severity", "Give the severity of this event.")
+        return data
+
+    def as_input(self):
+        data = self.cleaned_data
+        if not data.get("kind"):
+            return None
+        return AdverseEventInput(kind=data["kind"], severity=data["severity"], notes=data["notes"])
+
+
+NeedlingFormSet = forms.formset_factory(NeedlingForm, extra=2)
+AdverseEventFormSet = forms.formset_factory(AdverseEventForm, extra=1)
+
+
+class AmendmentForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason for the amendment",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Give the reason for the amendment."},
     )

@@ -89,6 +89,8 @@ def plan_save(*, plan: TreatmentPlan, therapist) -> TreatmentPlan:
     version in its history; a completed or discontinued plan is closed."""
     _require_writer(therapist, plan.patient)
     if plan.pk is None:
+        if plan.patient.is_archived:
+            raise TreatmentError("This patient is archived; restore the patient before writing a plan.")
         _require_cleared(plan.patient)
         plan.therapist = therapist
     else:

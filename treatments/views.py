@@ -2,6 +2,7 @@ import datetime
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -11,8 +12,16 @@ from patients import services as patient_services
 from patients.models import Patient
 from scheduling.models import Appointment
 from treatments import outcomes, services
-from treatments.forms import PlanEndForm, PlanForm
-from treatments.models import Muscle, ProgramComponent, SessionChart, TreatmentPlan
+from treatments.forms import (
+    AdverseEventFormSet,
+    AmendmentForm,
+    ChartForm,
+    NeedlingFormSet,
+    PlanEndForm,
+    PlanForm,
+    PreNeedlingCheckForm,
+)
+from treatments.models import Muscle, ProgramComponent, SessionChart, Side, TreatmentPlan
 from treatments.services import TreatmentError
 
 
@@ -152,16 +161,225 @@ def plan_detail(request, pk):
             "patient": plan.patient,
             "outcomes": result,
             "chart": outcomes.trend_chart(result),
-            "targets": [(muscles.get(t["muscle"]), t["side"]) for t in plan.target_muscles],
+            "targets": [(muscles.get(t["muscle"]), Side(t["side"]).label) for t in plan.target_muscles],
             "techniques": [
                 label
                 for value, label in PlanForm.base_fields["techniques"].choices
                 if value in plan.techniques
             ],
-            "program": [(ProgramComponent(item["component"]).label, item["notes"]) for item in plan.program],
-            "charts": plan.charts.select_related("appointment").order_by("session_number"),
+            "program": [
+                (ProgramComponent(item["component"]).label, item.get("notes", "")) for item in plan.program
+            ],
+            "charts": plan.charts.select_related("appointment")
+            .annotate(amendment_count=Count("amendments"))
+            .order_by("session_number"),
+            "sessions_remaining": max(plan.planned_sessions - result.sessions_done, 0),
             "versions": plan.history.select_related("history_user").order_by("-history_date")[:20],
             "can_write": services.is_treating_therapist(request.user, plan.patient),
             "end_form": PlanEndForm(),
         },
     )
+
+
+# Charts.
+
+
+def get_chart(request, pk, *, write=False):
+    """The chart, if the user may read it (or write it); else 403."""
+    chart = get_object_or_404(
+        SessionChart.objects.select_related("plan__patient", "plan__therapist", "appointment", "therapist"),
+        pk=pk,
+    )
+    patient = chart.plan.patient
+    allowed = (
+        services.is_treating_therapist(request.user, patient)
+        if write
+        else patient_services.can_read_clinical_records(request.user, patient)
+    )
+    if not allowed:
+        raise PermissionDenied(
+            "Only the patient's treating therapist writes charts; the clinic admin reads them."
+        )
+    return chart
+
+
+@roles.role_required(roles.THERAPIST)
+def chart_start(request, appointment_pk):
+    """Treating therapist: the pre-needling check that opens a visit's chart."""
+    appointment = get_object_or_404(
+        Appointment.objects.select_related("patient", "therapist"), pk=appointment_pk
+    )
+    patient = appointment.patient
+    if not services.is_treating_therapist(request.user, patient):
+        raise PermissionDenied("Only the patient's treating therapist charts their visits.")
+    existing = SessionChart.objects.filter(appointment=appointment).first()
+    if existing:
+        return redirect(existing)
+    plan = (
+        patient.treatment_plans.filter(status=TreatmentPlan.Status.ACTIVE).order_by("-activated_at").first()
+    )
+    screening = patient_services.current_screening(patient)
+    form = PreNeedlingCheckForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if plan is None:
+            messages.error(request, "This patient has no active treatment plan to chart against.")
+            return redirect(patient)
+        try:
+            chart = services.chart_start(
+                plan=plan,
+                appointment=appointment,
+                therapist=request.user,
+                screening_still_valid=form.cleaned_data["screening_still_valid"],
+                new_problem=form.cleaned_data["new_problem"],
+            )
+        except TreatmentError as error:
+            messages.error(request, str(error))
+            if form.cleaned_data["new_problem"] or not form.cleaned_data["screening_still_valid"]:
+                return redirect("patients:screening-new", pk=patient.pk)
+        else:
+            return redirect("treatments:chart-edit", pk=chart.pk)
+    return render(
+        request,
+        "treatments/chart_start.html",
+        {
+            "form": form,
+            "appointment": appointment,
+            "patient": patient,
+            "plan": plan,
+            "screening": screening,
+            "visit_day": timezone.localdate(appointment.starts_at),
+        },
+    )
+
+
+def _chart_forms(request, chart):
+    """The chart's form and its two formsets, bound on POST, else filled from the chart."""
+    data = request.POST if request.method == "POST" else None
+    needlings = [
+        {
+            "muscle": n.muscle_id,
+            "side": n.side,
+            "needles": n.needles,
+            "needle_length_mm": n.needle_length_mm,
+            "needle_gauge_mm": n.needle_gauge_mm,
+            "technique": n.technique,
+            "twitch_response": n.twitch_response,
+            "familiar_pain": n.familiar_pain,
+        }
+        for n in chart.needlings.all()
+    ] or [
+        {"muscle": t["muscle"], "side": t["side"], "technique": (chart.plan.techniques or [""])[0]}
+        for t in chart.plan.target_muscles
+    ]
+    events = [{"kind": e.kind, "severity": e.severity, "notes": e.notes} for e in chart.adverse_events.all()]
+    return (
+        ChartForm(data, instance=chart),
+        NeedlingFormSet(data, prefix="needling", initial=needlings),
+        AdverseEventFormSet(data, prefix="event", initial=events),
+    )
+
+
+def _chart_content(form, needling_formset, event_formset):
+    """The content of valid chart forms, as the services take it."""
+    fields = {name: form.cleaned_data[name] for name in form.Meta.fields if name != "aftercare_given"}
+    return {
+        "fields": fields,
+        "needlings": [row for row in (f.as_input() for f in needling_formset) if row],
+        "adverse_events": [row for row in (f.as_input() for f in event_formset) if row],
+        "aftercare": list(form.cleaned_data["aftercare_given"]),
+    }
+
+
+@roles.role_required(roles.THERAPIST)
+def chart_edit(request, pk):
+    """Treating therapist: write the draft chart of a session."""
+    chart = get_chart(request, pk, write=True)
+    if chart.is_signed:
+        messages.error(request, "This chart is signed; amend it instead, giving a reason.")
+        return redirect(chart)
+    form, needling_formset, event_formset = _chart_forms(request, chart)
+    if request.method == "POST" and all(f.is_valid() for f in (form, needling_formset, event_formset)):
+        try:
+            services.chart_save_draft(
+                chart=chart, therapist=request.user, **_chart_content(form, needling_formset, event_formset)
+            )
+        except TreatmentError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.info(request, "Chart saved. Check it, then sign it.")
+            return redirect(chart)
+    return render(
+        request,
+        "treatments/chart_form.html",
+        {"chart": chart, "form": form, "needling_formset": needling_formset, "event_formset": event_formset},
+    )
+
+
+@roles.role_required(roles.THERAPIST)
+def chart_amend(request, pk):
+    """Treating therapist: amend a signed chart, giving a reason; the earlier version is kept."""
+    chart = get_chart(request, pk, write=True)
+    if not chart.is_signed:
+        return redirect("treatments:chart-edit", pk=chart.pk)
+    form, needling_formset, event_formset = _chart_forms(request, chart)
+    amendment_form = AmendmentForm(request.POST or None)
+    forms_ = (amendment_form, form, needling_formset, event_formset)
+    if request.method == "POST" and all(f.is_valid() for f in forms_):
+        try:
+            services.chart_amend(
+                chart=chart,
+                therapist=request.user,
+                reason=amendment_form.cleaned_data["reason"],
+                **_chart_content(form, needling_formset, event_formset),
+            )
+        except TreatmentError as error:
+            amendment_form.add_error(None, str(error))
+        else:
+            messages.success(request, "Chart amended. The version before is kept below.")
+            return redirect(chart)
+    return render(
+        request,
+        "treatments/chart_form.html",
+        {
+            "chart": chart,
+            "form": form,
+            "needling_formset": needling_formset,
+            "event_formset": event_formset,
+            "amendment_form": amendment_form,
+        },
+    )
+
+
+@roles.role_required(roles.THERAPIST, roles.CLINIC_ADMIN)
+def chart_detail(request, pk):
+    """The patient's therapist and the clinic admin: a session's chart, with
+    every earlier version kept by its amendments. The read is logged."""
+    chart = get_chart(request, pk)
+    patient_services.clinical_access_log(
+        user=request.user, patient=chart.plan.patient, record=f"session chart {chart.pk}"
+    )
+    return render(
+        request,
+        "treatments/chart_detail.html",
+        {
+            "chart": chart,
+            "patient": chart.plan.patient,
+            "content": services.chart_snapshot(chart),
+            "amendments": chart.amendments.select_related("amended_by").order_by("-amended_at", "-id"),
+            "can_write": services.is_treating_therapist(request.user, chart.plan.patient),
+        },
+    )
+
+
+@require_POST
+@roles.role_required(roles.THERAPIST)
+def chart_sign(request, pk):
+    """Treating therapist who wrote it: sign the chart; the visit is completed."""
+    chart = get_chart(request, pk, write=True)
+    try:
+        services.chart_sign(chart=chart, therapist=request.user)
+    except TreatmentError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Chart signed; the visit is completed and its aftercare is on its way.")
+    return redirect(chart)

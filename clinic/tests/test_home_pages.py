@@ -185,7 +185,7 @@ def book_today(count, therapists):
     [
         ("receptionist", "scheduling:front-desk", 5),
         ("therapist", "treatments:my-day", 6),
-        ("clinic_admin", "clinic:dashboard", 7),
+        ("clinic_admin", "clinic:dashboard", 8),
     ],
 )
 def test_it_renders_a_busy_day_in_as_few_queries_as_a_quiet_one(

@@ -130,3 +130,101 @@ def charted_session(plan, *, leg=(6, 4), back=(5, 3), needlings=None, sign=True,
     if sign:
         chart = services.chart_sign(chart=chart, therapist=plan.therapist)
     return chart
+
+
+# What the treatments pages post, for tests that go through the views.
+
+
+def plan_form_data(
+    *,
+    severity=TreatmentPlan.Severity.MODERATE,
+    planned_sessions="",
+    sessions_reason="",
+    muscles=(("Piriformis", Side.LEFT), ("Gluteus medius", Side.LEFT)),
+    techniques=(Technique.TRIGGER_POINT,),
+    reassessment_after_session="",
+    **fields,
+):
+    """The plan form as a therapist fills it in: sessions and the
+    re-assessment point left empty unless given, core strengthening ticked."""
+    data = {
+        "severity": severity,
+        "planned_sessions": planned_sessions,
+        "sessions_reason": sessions_reason,
+        "frequency": TreatmentPlan.Frequency.WEEKLY,
+        "techniques": list(techniques),
+        "goal_leg_pain": "2",
+        "goal_odi": "20",
+        "goal_notes": "Sit through a working day without leg pain.",
+        "reassessment_after_session": reassessment_after_session,
+        "program_core": "on",
+        "program_core_notes": "Bird-dog, dead bug.",
+        **{f"muscle_{muscle(name).pk}": side for name, side in muscles},
+    }
+    data.update(fields)
+    return data
+
+
+def _management_form(prefix, total):
+    # Every row posted counts as one the page offered (the page offers the
+    # rows it fills in as initial forms), so that each is validated and kept.
+    return {
+        f"{prefix}-TOTAL_FORMS": str(total),
+        f"{prefix}-INITIAL_FORMS": str(total),
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
+
+
+def chart_form_data(
+    *,
+    leg=(6, 4),
+    back=(5, 3),
+    muscles=("Piriformis", "Gluteus medius"),
+    events=(),
+    aftercare_codes=("hydration", "expected_soreness"),
+    notes="Tolerated well.",
+    **fields,
+):
+    """The chart form as a therapist fills it in: pain as (before, after), one
+    needling row per muscle (left side), adverse events as (kind, severity)."""
+    data = {
+        "leg_pain_before": str(leg[0]),
+        "leg_pain_after": str(leg[1]),
+        "back_pain_before": str(back[0]),
+        "back_pain_after": str(back[1]),
+        "slr_done": "on",
+        "slr_angle": "55",
+        "slr_positive": "True",
+        "aftercare_given": [str(item.pk) for item in aftercare(*aftercare_codes)],
+        "aftercare_notes": "",
+        "notes": notes,
+        **_management_form("needling", len(muscles)),
+        **_management_form("event", max(len(events), 1)),
+    }
+    for row, name in enumerate(muscles):
+        data.update(
+            {
+                f"needling-{row}-muscle": str(muscle(name).pk),
+                f"needling-{row}-side": Side.LEFT,
+                f"needling-{row}-needles": "2",
+                f"needling-{row}-needle_length_mm": "60",
+                f"needling-{row}-needle_gauge_mm": "0.30",
+                f"needling-{row}-technique": Technique.TRIGGER_POINT,
+                f"needling-{row}-twitch_response": "on",
+            }
+        )
+    for row, (kind, severity) in enumerate(events):
+        data.update({f"event-{row}-kind": kind, f"event-{row}-severity": severity})
+    data.update(fields)
+    return data
+
+
+def credit_versions(plan, user=None):
+    """Credit the plan's versions saved outside a request to `user` (the
+    plan's therapist by default), as the history middleware does for a plan
+    saved through the pages."""
+    TreatmentPlan.history.filter(id=plan.pk, history_user__isnull=True).update(
+        history_user=user or plan.therapist
+    )
+    return plan

@@ -191,6 +191,15 @@ def test_it_keeps_the_reassessment_point_within_the_plan(therapist, patient):
     assert not TreatmentPlan.objects.exists()
 
 
+def test_it_refuses_a_plan_for_an_archived_patient(therapist, patient):
+    patient.archived_at = timezone.now()
+    patient.save()
+
+    with pytest.raises(TreatmentError, match="archived"):
+        draft_plan(therapist, patient)
+    assert not TreatmentPlan.objects.exists()
+
+
 def test_it_needs_a_target_muscle_and_a_technique(therapist, patient):
     with pytest.raises(TreatmentError, match="Choose at least one target muscle"):
         draft_plan(therapist, patient, target_muscles=[])

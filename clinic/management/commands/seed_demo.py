@@ -6,6 +6,7 @@ DJANGO_ENV=production, because the demo passwords are public.
 """
 
 import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -18,6 +19,8 @@ from clinic import roles
 from patients import services as patient_services
 from patients.models import ODI_SECTIONS, Assessment, Consent, Patient, ScreeningItem
 from scheduling.models import Appointment, AppointmentType, Room, WorkingHours
+from treatments import services as treatment_services
+from treatments.models import AftercareItem, Muscle, TreatmentPlan
 
 DEMO_PASSWORD = "demo-clinic-2026"
 
@@ -68,6 +71,15 @@ CLINICAL = {
 }
 
 
+# Plans of the cleared demo patients: (severity, sessions already signed,
+# leg pain before/after each, an adverse event at the first session).
+PLANS = {
+    ("Maria", "Alvarez"): ("chronic", 3, [(8, 6), (6, 5), (5, 3)], None),
+    ("James", "Brooks"): ("moderate", 2, [(6, 5), (5, 5)], ("bruising", "mild", "Small bruise, gluteal")),
+    ("Aisha", "Khan"): ("chronic", 1, [(7, 6)], ("soreness", "moderate", "")),
+}
+
+
 class Command(BaseCommand):
     help = "Create demo users, rooms, working hours, patients and appointments (idempotent)."
 
@@ -87,6 +99,7 @@ class Command(BaseCommand):
             self.create_rooms_and_hours()
             self.create_patients()
             self.create_clinical_records()
+            self.create_plans_and_charts()
             self.create_appointments()
             if dry_run:
                 transaction.set_rollback(True)
@@ -215,6 +228,93 @@ class Command(BaseCommand):
                 therapist=therapist,
             )
             self.note(f"consent and intake assessment of {patient}")
+
+    def create_plans_and_charts(self):
+        """An active plan for each cleared demo patient, with sessions charted
+        and signed on the past weeks' visits (pain falling), through the same
+        services as the therapists' pages. Only for patients without a plan."""
+        follow_up = AppointmentType.objects.get(name="Follow-up")
+        muscles = {m.name: m for m in Muscle.objects.all()}
+        aftercare = list(
+            AftercareItem.objects.filter(code__in=["hydration", "stretching", "expected_soreness"])
+        )
+        today = timezone.localdate()
+        for index, ((first, last), (severity, past_sessions, leg_pains, event)) in enumerate(PLANS.items()):
+            patient = Patient.objects.get(first_name=first, last_name=last)
+            if patient.treatment_plans.exists():
+                continue
+            therapist = patient.treating_therapist
+            plan = treatment_services.plan_save(
+                plan=TreatmentPlan(
+                    patient=patient,
+                    severity=severity,
+                    planned_sessions=treatment_services.proposed_sessions(severity),
+                    target_muscles=[
+                        {"muscle": muscles["Piriformis"].pk, "side": "left"},
+                        {"muscle": muscles["Gluteus medius"].pk, "side": "left"},
+                        {"muscle": muscles["Quadratus lumborum"].pk, "side": "left"},
+                    ],
+                    techniques=["trigger_point"],
+                    program=[
+                        {"component": "core", "notes": "Dead bug and bird dog, 3 x 10 daily"},
+                        {"component": "ergonomics", "notes": "Desk chair and screen height checked"},
+                    ],
+                    goal_leg_pain=3,
+                    goal_odi=20,
+                    reassessment_after_session=3,
+                ),
+                therapist=therapist,
+            )
+            treatment_services.plan_activate(plan=plan, therapist=therapist)
+            room = Room.objects.get(name=ROOMS[index % len(ROOMS)])
+            for number in range(past_sessions):
+                day = today - datetime.timedelta(weeks=past_sessions - number)
+                starts_at = timezone.make_aware(datetime.datetime.combine(day, datetime.time(14)))
+                appointment = Appointment.objects.create(
+                    patient=patient,
+                    therapist=therapist,
+                    room=room,
+                    appointment_type=follow_up,
+                    starts_at=starts_at,
+                    ends_at=starts_at + datetime.timedelta(minutes=follow_up.default_minutes),
+                )
+                chart = treatment_services.chart_start(
+                    plan=plan,
+                    appointment=appointment,
+                    therapist=therapist,
+                    screening_still_valid=True,
+                    new_problem=False,
+                )
+                before, after = leg_pains[number]
+                treatment_services.chart_save_draft(
+                    chart=chart,
+                    therapist=therapist,
+                    fields={
+                        "leg_pain_before": before,
+                        "leg_pain_after": after,
+                        "back_pain_before": max(before - 2, 0),
+                        "back_pain_after": max(after - 2, 0),
+                    },
+                    needlings=[
+                        treatment_services.NeedlingInput(
+                            muscle=muscles[name],
+                            side="left",
+                            needles=2,
+                            needle_length_mm=60,
+                            needle_gauge_mm=Decimal("0.30"),
+                            technique="trigger_point",
+                            twitch_response=True,
+                            familiar_pain=name == "Piriformis",
+                        )
+                        for name in ("Piriformis", "Gluteus medius")
+                    ],
+                    adverse_events=[treatment_services.AdverseEventInput(*event)]
+                    if event and number == 0
+                    else [],
+                    aftercare=aftercare,
+                )
+                treatment_services.chart_sign(chart=chart, therapist=therapist)
+            self.note(f"{plan} with {past_sessions} signed sessions")
 
     def create_appointments(self):
         """Three morning visits per working therapist on each of the next four
