@@ -1,6 +1,17 @@
 from django.contrib import admin
 
-from scheduling.models import Appointment, AppointmentType, Room, WorkingHours
+from scheduling.models import (
+    Appointment,
+    AppointmentChange,
+    AppointmentSeries,
+    AppointmentType,
+    CalendarFeed,
+    ClinicClosure,
+    ClinicHours,
+    Room,
+    WorkingHours,
+    WorkingHoursException,
+)
 
 
 @admin.register(Room)
@@ -22,8 +33,42 @@ class WorkingHoursAdmin(admin.ModelAdmin):
     list_filter = ["therapist", "weekday"]
 
 
+@admin.register(WorkingHoursException)
+class WorkingHoursExceptionAdmin(admin.ModelAdmin):
+    """Holidays, time off and changed days of a therapist."""
+
+    list_display = ["date", "therapist", "starts_at", "ends_at", "reason"]
+    list_filter = ["therapist"]
+    date_hierarchy = "date"
+
+
+@admin.register(ClinicHours)
+class ClinicHoursAdmin(admin.ModelAdmin):
+    list_display = ["weekday", "opens_at", "closes_at"]
+
+
+@admin.register(ClinicClosure)
+class ClinicClosureAdmin(admin.ModelAdmin):
+    list_display = ["date", "reason"]
+    date_hierarchy = "date"
+
+
+class AppointmentChangeInline(admin.TabularInline):
+    model = AppointmentChange
+    fields = ["changed_at", "changed_by", "action", "detail"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Appointment)
 class AppointmentAdmin(admin.ModelAdmin):
+    """Appointments are booked and changed at the front desk, where every
+    change is checked and recorded; here they are read."""
+
     list_display = [
         "starts_at",
         "patient",
@@ -31,9 +76,64 @@ class AppointmentAdmin(admin.ModelAdmin):
         "room",
         "appointment_type",
         "status",
+        "late_cancellation",
     ]
-    list_filter = ["status", "therapist", "room", "appointment_type"]
+    list_filter = ["status", "late_cancellation", "therapist", "room", "appointment_type"]
     search_fields = ["patient__last_name", "patient__first_name"]
     date_hierarchy = "starts_at"
     list_select_related = ["patient", "therapist", "room", "appointment_type"]
-    raw_id_fields = ["patient"]
+    inlines = [AppointmentChangeInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AppointmentSeries)
+class AppointmentSeriesAdmin(admin.ModelAdmin):
+    list_display = ["description", "patient", "booked_by", "booked_at"]
+    list_select_related = ["patient", "booked_by"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(admin.ModelAdmin):
+    """Therapists' calendar feeds. The token is a secret and never shown;
+    a therapist gets theirs on their My calendar page."""
+
+    list_display = ["therapist", "created_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["therapist"]
+    fields = ["therapist", "created_at", "revoked_at"]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("scheduling.change_calendarfeed")
+
+    @admin.action(description="Revoke the selected feeds", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        from scheduling import services
+
+        for feed in queryset:
+            services.calendar_feed_revoke(feed=feed)
+        self.message_user(request, f"Revoked {len(queryset)} calendar feed(s).")

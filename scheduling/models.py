@@ -74,6 +74,87 @@ class WorkingHours(models.Model):
         return f"{self.get_weekday_display()} {self.starts_at:%H:%M}-{self.ends_at:%H:%M}"
 
 
+class WorkingHoursException(models.Model):
+    """A day when a therapist's regular hours do not apply: a day off (no
+    hours) or a changed day (these hours instead)."""
+
+    therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="working_hours_exceptions"
+    )
+    date = models.DateField()
+    starts_at = models.TimeField(null=True, blank=True, help_text="Empty for a day off.")
+    ends_at = models.TimeField(null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["date", "therapist"]
+        constraints = [
+            models.UniqueConstraint(fields=["therapist", "date"], name="working_hours_exception_once_a_day"),
+            models.CheckConstraint(
+                condition=Q(starts_at__isnull=True, ends_at__isnull=True) | Q(ends_at__gt=F("starts_at")),
+                name="working_hours_exception_end_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        if self.starts_at is None:
+            return f"{self.therapist} off on {self.date}"
+        return f"{self.therapist} on {self.date}: {self.starts_at:%H:%M}-{self.ends_at:%H:%M}"
+
+    @property
+    def is_day_off(self):
+        return self.starts_at is None
+
+
+class ClinicHours(models.Model):
+    """When the clinic is open, per weekday, in clinic local time."""
+
+    weekday = models.PositiveSmallIntegerField(choices=WorkingHours.Weekday.choices, unique=True)
+    opens_at = models.TimeField()
+    closes_at = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday"]
+        verbose_name_plural = "clinic hours"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(closes_at__gt=F("opens_at")), name="clinic_hours_close_after_open"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_weekday_display()} {self.opens_at:%H:%M}-{self.closes_at:%H:%M}"
+
+
+class ClinicClosure(models.Model):
+    """A day the whole clinic is closed (a public holiday, say)."""
+
+    date = models.DateField(unique=True)
+    reason = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["date"]
+
+    def __str__(self):
+        return f"{self.date}: {self.reason}"
+
+
+class AppointmentSeries(models.Model):
+    """Appointments booked together, for example the sessions of a treatment plan."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointment_series")
+    description = models.CharField(max_length=200)
+    booked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    booked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-booked_at"]
+        verbose_name_plural = "appointment series"
+
+    def __str__(self):
+        return f"{self.description} for {self.patient}"
+
+
 class AppointmentQuerySet(models.QuerySet):
     def on_day(self, day):
         """Appointments starting on a clinic-local calendar day."""
@@ -82,6 +163,14 @@ class AppointmentQuerySet(models.QuerySet):
 
     def for_therapist(self, therapist):
         return self.filter(therapist=therapist)
+
+    def occupying(self):
+        """Appointments that hold their time: every one but the cancelled."""
+        return self.exclude(status=Appointment.Status.CANCELLED)
+
+    def overlapping(self, starts_at, ends_at):
+        """Half-open ranges: one ending at 10:00 does not overlap one starting at 10:00."""
+        return self.filter(starts_at__lt=ends_at, ends_at__gt=starts_at)
 
 
 class Appointment(models.Model):
@@ -93,6 +182,10 @@ class Appointment(models.Model):
         NO_SHOW = "no_show", "No-show"
         CANCELLED = "cancelled", "Cancelled"
 
+    class CancelledBy(models.TextChoices):
+        CLINIC = "clinic", "The clinic"
+        PATIENT = "patient", "The patient"
+
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
     therapist = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="appointments"
@@ -102,6 +195,11 @@ class Appointment(models.Model):
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.BOOKED)
+    series = models.ForeignKey(
+        AppointmentSeries, on_delete=models.PROTECT, null=True, blank=True, related_name="appointments"
+    )
+    cancelled_by = models.CharField(max_length=8, choices=CancelledBy.choices, blank=True)
+    late_cancellation = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = AppointmentQuerySet.as_manager()
@@ -124,3 +222,54 @@ class Appointment(models.Model):
     def __str__(self):
         local = timezone.localtime(self.starts_at)
         return f"{self.patient} with {self.therapist} on {local:%Y-%m-%d %H:%M}"
+
+
+class AppointmentChange(models.Model):
+    """Who changed an appointment, when, and how: booking, status changes,
+    reschedules and cancellations, all kept."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="changes")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty when the patient acted through their link.",
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+    action = models.CharField(max_length=30)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+
+    def __str__(self):
+        return f"{self.action} of appointment {self.appointment_id} at {self.changed_at:%Y-%m-%d %H:%M}"
+
+
+def calendar_feed_token():
+    """A fresh secret for a calendar feed's address."""
+    import secrets
+
+    return secrets.token_urlsafe(32)
+
+
+class CalendarFeed(models.Model):
+    """A therapist's private calendar address: anyone holding the token can
+    read their appointments, so it can be revoked and replaced."""
+
+    therapist = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed"
+    )
+    token = models.CharField(max_length=64, unique=True, default=calendar_feed_token, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        state = "revoked" if self.revoked_at else "active"
+        return f"Calendar feed of {self.therapist} ({state})"
+
+    @property
+    def is_active(self):
+        return self.revoked_at is None

@@ -7,7 +7,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from patients.models import PAIN_SCALE, Patient, Side
-from scheduling.models import Appointment
+from scheduling.models import Appointment, AppointmentSeries
 
 
 class Technique(models.TextChoices):
@@ -116,6 +116,7 @@ class TreatmentPlan(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     activated_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    appointment_series = models.ManyToManyField(AppointmentSeries, blank=True, related_name="treatment_plans")
     history = HistoricalRecords()
 
     objects = TreatmentPlanQuerySet.as_manager()

@@ -299,6 +299,7 @@ def chart_sign(*, chart: SessionChart, therapist) -> SessionChart:
         scheduling_services.appointment_complete(
             appointment=chart.appointment,
             aftercare={"muscles": content["needlings"], "advice": content["aftercare"]},
+            completed_by=therapist,
         )
     except scheduling_services.SchedulingError as error:
         raise TreatmentError(str(error)) from None

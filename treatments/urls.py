@@ -10,6 +10,7 @@ urlpatterns = [
     path("plans/<int:pk>/edit/", views.plan_edit, name="plan-edit"),
     path("plans/<int:pk>/start/", views.plan_activate, name="plan-activate"),
     path("plans/<int:pk>/end/", views.plan_end, name="plan-end"),
+    path("plans/<int:pk>/book/", views.plan_book_series, name="plan-book"),
     path("visits/<int:appointment_pk>/chart/", views.chart_start, name="chart-start"),
     path("charts/<int:pk>/", views.chart_detail, name="chart"),
     path("charts/<int:pk>/edit/", views.chart_edit, name="chart-edit"),

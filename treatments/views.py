@@ -5,11 +5,15 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from clinic import roles
 from patients import services as patient_services
 from patients.models import Patient
+from scheduling import services as scheduling_services
+from scheduling.availability import Problem
+from scheduling.forms import SeriesForm
 from scheduling.models import Appointment
 from treatments import outcomes, services
 from treatments.forms import (
@@ -383,3 +387,111 @@ def chart_sign(request, pk):
     else:
         messages.success(request, "Chart signed; the visit is completed and its aftercare is on its way.")
     return redirect(chart)
+
+
+# Booking a plan's sessions as one series.
+
+
+def sessions_to_book(plan):
+    """Sessions of the plan neither charted nor already booked ahead."""
+    booked = (
+        Appointment.objects.filter(series__treatment_plans=plan, status__in=scheduling_services.UPCOMING)
+        .exclude(chart__isnull=False)
+        .count()
+    )
+    return max(plan.planned_sessions - plan.charts.count() - booked, 0)
+
+
+def _screening_check(patient):
+    """Scheduling's extra check for a plan's series: the screening must still
+    be valid on the day of each session."""
+    screening = patient_services.current_screening(patient)
+
+    def check(starts_at):
+        day = timezone.localdate(starts_at)
+        if screening is None or not screening.is_valid_on(day):
+            until = f" on {screening.valid_until:%d %b %Y}" if screening else ""
+            return [Problem("screening_expires", f"The screening expires{until}, before this session.")]
+        return []
+
+    return check
+
+
+def _chosen_times(request, count):
+    """The time the receptionist kept or picked for each session of the preview."""
+    times = []
+    for number in range(1, count + 1):
+        choice = request.POST.get(f"session_{number}", "")
+        if choice == "other":
+            choice = request.POST.get(f"session_{number}_other", "")
+        moment = parse_datetime(choice) if choice else None
+        if moment is None:
+            raise scheduling_services.SchedulingError(f"Choose a time for session {number}.")
+        times.append(moment if timezone.is_aware(moment) else timezone.make_aware(moment))
+    return times
+
+
+@roles.role_required(roles.RECEPTIONIST, roles.CLINIC_ADMIN)
+def plan_book_series(request, pk):
+    """Receptionist and clinic admin: book the plan's remaining sessions as one
+    series: pick the pattern, see every session's problems and the nearest
+    free alternatives, adjust, then book all or nothing."""
+    plan = get_object_or_404(TreatmentPlan.objects.select_related("patient", "therapist"), pk=pk)
+    patient = plan.patient
+    remaining = sessions_to_book(plan)
+    form = SeriesForm(request.POST or None)
+    context = {"plan": plan, "patient": patient, "remaining": remaining, "form": form}
+    if plan.status != TreatmentPlan.Status.ACTIVE:
+        messages.error(
+            request, "Only an active plan's sessions can be booked; the therapist starts the plan."
+        )
+        return redirect(patient)
+    if remaining == 0:
+        messages.info(request, "Every session of this plan is charted or booked.")
+        return redirect(patient)
+    if request.method == "POST" and form.is_valid():
+        pattern = form.cleaned_data
+        check = _screening_check(patient)
+        try:
+            if request.POST.get("action") == "confirm":
+                starts = _chosen_times(request, remaining)
+                series = scheduling_services.series_book(
+                    patient=patient,
+                    therapist=plan.therapist,
+                    room=pattern["room"],
+                    appointment_type=pattern["appointment_type"],
+                    starts=starts,
+                    booked_by=request.user,
+                    description=f"{plan.get_severity_display()} plan: {len(starts)} sessions",
+                    extra_checks=check,
+                )
+                plan.appointment_series.add(series)
+                messages.success(request, f"Booked {len(starts)} sessions for {patient}.")
+                return redirect(patient)
+            starts = scheduling_services.series_dates(
+                first_day=pattern["first_day"],
+                time=pattern["time"],
+                weekdays=pattern["weekdays"],
+                interval_weeks=pattern["interval_weeks"],
+                count=remaining,
+            )
+        except scheduling_services.SchedulingError as error:
+            form.add_error(None, str(error))
+            starts = _chosen_times_or_none(request, remaining)
+        if starts:
+            context["preview"] = scheduling_services.series_preview(
+                patient=patient,
+                therapist=plan.therapist,
+                room=pattern["room"],
+                appointment_type=pattern["appointment_type"],
+                starts=starts,
+                extra_checks=check,
+            )
+    return render(request, "treatments/book_series.html", context)
+
+
+def _chosen_times_or_none(request, count):
+    try:
+        return _chosen_times(request, count)
+    except scheduling_services.SchedulingError:
+        return None

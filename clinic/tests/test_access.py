@@ -21,7 +21,9 @@ pytestmark = pytest.mark.django_db
 
 # URL names an anonymous visitor may open. The admin's own login page is the
 # admin's entrance, as the project's login page is everyone else's.
-ALLOWED_ANONYMOUS = {"login", "admin:login"}
+# The patient's signed link and a therapist's calendar feed carry their own
+# secret token instead of a login.
+ALLOWED_ANONYMOUS = {"login", "admin:login", "scheduling:patient-link", "scheduling:calendar-feed"}
 
 SAMPLE_UUID = uuid.UUID("12345678-1234-5678-1234-567812345678")
 SAMPLE_VALUES = {

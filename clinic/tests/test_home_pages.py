@@ -88,7 +88,7 @@ def test_it_lists_todays_patients_at_the_front_desk(client, receptionist, a_day_
     assert "Aisha Khan" in text
     assert "Daniel Okafor" not in text
     assert "Helen Fischer" not in text
-    assert "09:00\u201309:45 Maria Alvarez" in text
+    assert "09:00\u201309:45 Booked Maria Alvarez" in text
 
 
 def test_it_counts_todays_appointments_by_status_at_the_front_desk(client, receptionist, a_day_at_the_clinic):
@@ -141,9 +141,10 @@ def test_it_says_so_when_the_therapist_has_no_visits_today(client, therapist, ot
 
 
 def test_it_counts_each_therapists_day_by_status(client, clinic_admin, therapist, other_therapist):
-    for status in (Status.BOOKED, Status.BOOKED, Status.CHECKED_IN, Status.COMPLETED, Status.NO_SHOW):
-        visit(therapist, "Maria Alvarez", status=status)
-    visit(therapist, "James Brooks", status=Status.CANCELLED)
+    statuses = (Status.BOOKED, Status.BOOKED, Status.CHECKED_IN, Status.COMPLETED, Status.NO_SHOW)
+    for hour, status in enumerate(statuses, start=8):
+        visit(therapist, "Maria Alvarez", hour=hour, status=status)
+    visit(therapist, "James Brooks", hour=14, status=Status.CANCELLED)
     visit(therapist, "Daniel Okafor", day=YESTERDAY, status=Status.COMPLETED)
     visit(therapist, "Helen Fischer", day=TOMORROW)
     visit(other_therapist, "Aisha Khan", status=Status.COMPLETED)
@@ -172,18 +173,20 @@ def test_it_says_so_when_the_clinic_has_no_therapists(client, clinic_admin):
 # Query counts.
 
 
-def book_today(count, therapists):
-    for n in range(count):
+def book_today(count, therapists, *, first=0):
+    """`count` visits today, shared between the therapists, each therapist's
+    46 minutes apart so that none overlaps (the schedule forbids it)."""
+    for n in range(first, first + count):
         AppointmentFactory(
             therapist=therapists[n % len(therapists)],
-            starts_at=at(TODAY, 8, 0) + n * datetime.timedelta(minutes=20),
+            starts_at=at(TODAY, 0, 0) + (n // len(therapists)) * datetime.timedelta(minutes=46),
         )
 
 
 @pytest.mark.parametrize(
     ("persona", "page", "most_queries"),
     [
-        ("receptionist", "scheduling:front-desk", 5),
+        ("receptionist", "scheduling:front-desk", 6),
         ("therapist", "treatments:my-day", 6),
         ("clinic_admin", "clinic:dashboard", 8),
     ],
@@ -206,7 +209,7 @@ def test_it_renders_a_busy_day_in_as_few_queries_as_a_quiet_one(
     with django_assert_max_num_queries(most_queries) as quiet_day:
         assert client.get(reverse(page)).status_code == 200
 
-    book_today(18, therapists)
+    book_today(18, therapists, first=2)
     with django_assert_num_queries(len(quiet_day)):
         response = client.get(reverse(page))
     assert response.status_code == 200

@@ -40,3 +40,37 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
     ends_at = factory.LazyAttribute(
         lambda a: a.starts_at + datetime.timedelta(minutes=a.appointment_type.default_minutes)
     )
+
+
+class WorkingHoursFactory(factory.django.DjangoModelFactory):
+    """A block of a therapist's regular week (Monday 08:00-12:00 unless told)."""
+
+    class Meta:
+        model = "scheduling.WorkingHours"
+
+    therapist = factory.SubFactory(UserFactory, role=roles.THERAPIST)
+    weekday = 0
+    starts_at = datetime.time(8)
+    ends_at = datetime.time(12)
+
+
+class WorkingHoursExceptionFactory(factory.django.DjangoModelFactory):
+    """A day off unless given hours."""
+
+    class Meta:
+        model = "scheduling.WorkingHoursException"
+
+    therapist = factory.SubFactory(UserFactory, role=roles.THERAPIST)
+    date = datetime.date(2026, 11, 16)
+    starts_at = None
+    ends_at = None
+    reason = "Day off"
+
+
+class ClinicClosureFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "scheduling.ClinicClosure"
+        django_get_or_create = ["date"]
+
+    date = datetime.date(2026, 11, 16)
+    reason = "Staff training"

@@ -267,8 +267,8 @@ def test_it_keeps_each_change_to_an_active_plan_as_a_version(therapist, plan):
 
 
 def test_it_refuses_fewer_sessions_than_are_already_charted(therapist, plan):
-    charted_session(plan)
-    charted_session(plan)
+    charted_session(plan, hour=9)
+    charted_session(plan, hour=11)
 
     plan.planned_sessions = 1
     plan.reassessment_after_session = 1

@@ -269,7 +269,7 @@ class Command(BaseCommand):
             room = Room.objects.get(name=ROOMS[index % len(ROOMS)])
             for number in range(past_sessions):
                 day = today - datetime.timedelta(weeks=past_sessions - number)
-                starts_at = timezone.make_aware(datetime.datetime.combine(day, datetime.time(14)))
+                starts_at = timezone.make_aware(datetime.datetime.combine(day, datetime.time(14 + index)))
                 appointment = Appointment.objects.create(
                     patient=patient,
                     therapist=therapist,

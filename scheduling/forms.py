@@ -1,0 +1,69 @@
+import datetime
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from clinic import roles
+from patients.models import Patient
+from scheduling.availability import local
+from scheduling.models import AppointmentType, Room
+
+
+def therapists():
+    return get_user_model().objects.filter(groups__name=roles.THERAPIST, is_active=True).order_by("last_name")
+
+
+class TherapistChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, user):
+        return user.get_full_name() or user.get_username()
+
+
+class AppointmentForm(forms.Form):
+    """Book one appointment. The patient comes from the patient's page; the
+    form shows the chosen therapist's free slots for the chosen day."""
+
+    patient = forms.ModelChoiceField(queryset=Patient.objects.active(), widget=forms.HiddenInput)
+    therapist = TherapistChoiceField(queryset=get_user_model().objects.none())
+    appointment_type = forms.ModelChoiceField(queryset=AppointmentType.objects.filter(is_active=True))
+    day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time", "step": 900}))
+    room = forms.ModelChoiceField(queryset=Room.objects.filter(is_active=True))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["therapist"].queryset = therapists()
+
+    def clean(self):
+        data = super().clean()
+        if data.get("day") and data.get("time"):
+            data["starts_at"] = local(data["day"], data["time"])
+            if data["starts_at"] < timezone.now():
+                raise forms.ValidationError("That time has already passed; choose a later one.")
+        return data
+
+
+class SeriesForm(forms.Form):
+    """The pattern of a series: first day, time, weekdays and interval."""
+
+    first_day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time", "step": 900}))
+    weekdays = forms.TypedMultipleChoiceField(
+        choices=[(n, day) for n, day in enumerate(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat"])],
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one weekday."},
+    )
+    interval_weeks = forms.TypedChoiceField(
+        label="Every", choices=[(1, "week"), (2, "2 weeks"), (3, "3 weeks")], coerce=int, initial=1
+    )
+    appointment_type = forms.ModelChoiceField(queryset=AppointmentType.objects.filter(is_active=True))
+    room = forms.ModelChoiceField(queryset=Room.objects.filter(is_active=True))
+
+    def clean_first_day(self):
+        day = self.cleaned_data["first_day"]
+        if day < timezone.localdate():
+            raise forms.ValidationError("The first session cannot be in the past.")
+        if day > timezone.localdate() + datetime.timedelta(days=365):
+            raise forms.ValidationError("Book at most a year ahead.")
+        return day

@@ -1,0 +1,134 @@
+"""The front desk's one-click actions: check in, no-show, cancel."""
+
+import datetime
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+
+from scheduling.models import Appointment, AppointmentChange
+from scheduling.tests.factories import AppointmentFactory
+
+pytestmark = pytest.mark.django_db
+
+Status = Appointment.Status
+NOON = datetime.datetime(2026, 11, 18, 12, 0, tzinfo=datetime.UTC)  # 07:00 in New York, a Wednesday
+
+
+@pytest.fixture(autouse=True)
+def frozen_now():
+    with time_machine.travel(NOON, tick=False):
+        yield
+
+
+def at_hour(hour):
+    return timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time(hour)))
+
+
+@pytest.fixture
+def appointment():
+    return AppointmentFactory(starts_at=at_hour(10))
+
+
+def test_it_checks_a_patient_in_from_the_front_desk(client, receptionist, appointment):
+    client.force_login(receptionist)
+
+    response = client.post(reverse("scheduling:check-in", args=[appointment.pk]), follow=True)
+
+    appointment.refresh_from_db()
+    assert appointment.status == Status.CHECKED_IN
+    assert f"{appointment.patient}: checked in." in response.content.decode()
+    change = AppointmentChange.objects.get(appointment=appointment, action="checked_in")
+    assert change.changed_by == receptionist
+
+
+def test_it_answers_htmx_with_the_updated_row_only(client, receptionist, appointment):
+    client.force_login(receptionist)
+
+    response = client.post(reverse("scheduling:check-in", args=[appointment.pk]), HTTP_HX_REQUEST="true")
+
+    body = response.content.decode()
+    assert body.lstrip().startswith("<article")
+    assert f'id="appointment-{appointment.pk}"' in body
+    assert "Checked in" in body
+    assert "<html" not in body
+
+
+def test_it_refuses_a_no_show_before_the_appointment_begins(client, receptionist, appointment):
+    client.force_login(receptionist)
+
+    response = client.post(reverse("scheduling:no-show", args=[appointment.pk]), follow=True)
+
+    appointment.refresh_from_db()
+    assert appointment.status == Status.BOOKED
+    assert "only be marked a no-show once the appointment has begun" in response.content.decode()
+
+
+def test_it_marks_a_no_show_once_the_appointment_has_begun(client, receptionist):
+    appointment = AppointmentFactory(starts_at=at_hour(6))
+    client.force_login(receptionist)
+
+    client.post(reverse("scheduling:no-show", args=[appointment.pk]))
+
+    appointment.refresh_from_db()
+    assert appointment.status == Status.NO_SHOW
+
+
+def test_it_marks_a_cancellation_within_24_hours_as_late(client, receptionist, appointment):
+    client.force_login(receptionist)
+
+    client.post(reverse("scheduling:cancel", args=[appointment.pk]), {"cancelled_by": "patient"})
+
+    appointment.refresh_from_db()
+    assert appointment.status == Status.CANCELLED
+    assert appointment.cancelled_by == Appointment.CancelledBy.PATIENT
+    assert appointment.late_cancellation is True
+
+
+def test_it_does_not_mark_an_early_cancellation_as_late(client, receptionist):
+    appointment = AppointmentFactory(starts_at=at_hour(10) + datetime.timedelta(days=3))
+    client.force_login(receptionist)
+
+    client.post(reverse("scheduling:cancel", args=[appointment.pk]), {"cancelled_by": "clinic"})
+
+    appointment.refresh_from_db()
+    assert appointment.status == Status.CANCELLED
+    assert appointment.cancelled_by == Appointment.CancelledBy.CLINIC
+    assert appointment.late_cancellation is False
+
+
+def test_it_refuses_to_cancel_a_completed_visit(client, receptionist):
+    appointment = AppointmentFactory(starts_at=at_hour(6), status=Status.COMPLETED)
+    client.force_login(receptionist)
+
+    response = client.post(reverse("scheduling:cancel", args=[appointment.pk]), follow=True)
+
+    appointment.refresh_from_db()
+    assert appointment.status == Status.COMPLETED
+    assert "Only a booked or confirmed appointment can be cancelled." in response.content.decode()
+
+
+@pytest.mark.parametrize("name", ["scheduling:check-in", "scheduling:no-show", "scheduling:cancel"])
+def test_it_lets_no_therapist_act_at_the_front_desk(client, therapist, appointment, name):
+    client.force_login(therapist)
+
+    response = client.post(reverse(name, args=[appointment.pk]))
+
+    assert response.status_code == 403
+    appointment.refresh_from_db()
+    assert appointment.status == Status.BOOKED
+
+
+@pytest.mark.parametrize("name", ["scheduling:check-in", "scheduling:no-show", "scheduling:cancel"])
+def test_it_accepts_only_a_post(client, receptionist, appointment, name):
+    client.force_login(receptionist)
+
+    assert client.get(reverse(name, args=[appointment.pk])).status_code == 405
+
+
+def test_it_shows_the_front_desk_which_patients_get_no_email(client, receptionist):
+    AppointmentFactory(starts_at=at_hour(10), patient__email_consent=False)
+    client.force_login(receptionist)
+
+    assert "no email" in client.get(reverse("scheduling:front-desk")).content.decode()

@@ -1,0 +1,168 @@
+import datetime
+
+from django.contrib import messages
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.views.decorators.http import require_POST
+
+from clinic import roles
+from scheduling import services
+from scheduling.forms import therapists
+from scheduling.models import Appointment
+from scheduling.services import SchedulingError
+
+FRONT_DESK = (roles.RECEPTIONIST, roles.CLINIC_ADMIN)
+
+
+def _day(request):
+    """The day asked for in ?day=YYYY-MM-DD, or today."""
+    return parse_date(request.GET.get("day") or "") or timezone.localdate()
+
+
+def _columns(day):
+    """The day's appointments in one column per therapist. Three queries."""
+    appointments = (
+        Appointment.objects.on_day(day)
+        .select_related("patient", "therapist", "room", "appointment_type")
+        .order_by("starts_at")
+    )
+    by_therapist = {}
+    for appointment in appointments:
+        by_therapist.setdefault(appointment.therapist_id, []).append(appointment)
+    people = list(therapists())
+    known = {t.pk for t in people}
+    # A therapist no longer active still shows if booked that day.
+    people += list(
+        {a.therapist.pk: a.therapist for a in appointments if a.therapist_id not in known}.values()
+    )
+    return [(therapist, by_therapist.get(therapist.pk, [])) for therapist in people], appointments
+
+
+@roles.role_required(*FRONT_DESK)
+def front_desk(request):
+    """Receptionist and clinic admin: the day at the front desk, a column per
+    therapist, with check-in, no-show and cancel one click away."""
+    day = _day(request)
+    columns, appointments = _columns(day)
+    by_status = dict(
+        Appointment.objects.on_day(day).values("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    return render(
+        request,
+        "scheduling/front_desk.html",
+        {
+            "day": day,
+            "today": timezone.localdate(),
+            "previous_day": day - datetime.timedelta(days=1),
+            "next_day": day + datetime.timedelta(days=1),
+            "columns": columns,
+            "appointments": appointments,
+            "status_counts": [
+                (label, by_status.get(value, 0)) for value, label in Appointment.Status.choices
+            ],
+            "now": timezone.now(),
+        },
+    )
+
+
+@roles.role_required(*FRONT_DESK)
+def day_sheet(request):
+    """Receptionist and clinic admin: the day's appointments, for printing."""
+    day = _day(request)
+    columns, _ = _columns(day)
+    return render(request, "scheduling/day_sheet.html", {"day": day, "columns": columns})
+
+
+@roles.role_required(roles.THERAPIST, *FRONT_DESK)
+def week(request):
+    """A therapist's week, Monday to Sunday: their own for a therapist; any
+    therapist's for the front desk (?therapist=id)."""
+    day = _day(request)
+    monday = day - datetime.timedelta(days=day.weekday())
+    choices = list(therapists())
+    if roles.is_therapist(request.user) and not roles.has_role(request.user, *FRONT_DESK):
+        therapist = request.user
+    else:
+        wanted = request.GET.get("therapist", "")
+        therapist = next((t for t in choices if str(t.pk) == wanted), choices[0] if choices else None)
+    days = [monday + datetime.timedelta(days=n) for n in range(7)]
+    appointments = []
+    if therapist is not None:
+        start = timezone.make_aware(datetime.datetime.combine(monday, datetime.time.min))
+        appointments = (
+            Appointment.objects.filter(
+                therapist=therapist, starts_at__gte=start, starts_at__lt=start + datetime.timedelta(days=7)
+            )
+            .select_related("patient", "room", "appointment_type")
+            .order_by("starts_at")
+        )
+    by_day = {d: [] for d in days}
+    for appointment in appointments:
+        by_day.setdefault(timezone.localdate(appointment.starts_at), []).append(appointment)
+    return render(
+        request,
+        "scheduling/week.html",
+        {
+            "therapist": therapist,
+            "therapists": choices,
+            "days": [(d, by_day[d]) for d in days],
+            "monday": monday,
+            "previous_week": monday - datetime.timedelta(days=7),
+            "next_week": monday + datetime.timedelta(days=7),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+def _act(request, pk, action):
+    """Run one front-desk action on an appointment. With htmx, answer with the
+    updated card; without, go back to the front desk with a message."""
+    appointment = get_object_or_404(
+        Appointment.objects.select_related("patient", "therapist", "room", "appointment_type"), pk=pk
+    )
+    error = None
+    try:
+        action(appointment)
+    except SchedulingError as problem:
+        error = str(problem)
+    appointment.refresh_from_db()
+    if request.htmx:
+        return render(
+            request,
+            "scheduling/_appointment_card.html",
+            {"appointment": appointment, "error": error, "now": timezone.now()},
+        )
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"{appointment.patient}: {appointment.get_status_display().lower()}.")
+    day = timezone.localdate(appointment.starts_at)
+    return redirect(f"{reverse('scheduling:front-desk')}?day={day.isoformat()}")
+
+
+@require_POST
+@roles.role_required(*FRONT_DESK)
+def appointment_check_in(request, pk):
+    return _act(request, pk, lambda a: services.appointment_check_in(appointment=a, user=request.user))
+
+
+@require_POST
+@roles.role_required(*FRONT_DESK)
+def appointment_no_show(request, pk):
+    return _act(request, pk, lambda a: services.appointment_mark_no_show(appointment=a, user=request.user))
+
+
+@require_POST
+@roles.role_required(*FRONT_DESK)
+def appointment_cancel(request, pk):
+    cancelled_by = request.POST.get("cancelled_by")
+    if cancelled_by not in Appointment.CancelledBy.values:
+        cancelled_by = Appointment.CancelledBy.PATIENT
+    return _act(
+        request,
+        pk,
+        lambda a: services.appointment_cancel(appointment=a, cancelled_by=cancelled_by, user=request.user),
+    )
