@@ -144,7 +144,20 @@ def patient_detail(request, pk):
             "can_record_consent": services.can_record_consent(request.user, patient),
             "clearance": clearance,
             "timeline": timeline,
-            # Read through the relation: plan status and sessions are for every role.
+            # Read through the relations: appointments and plan status are for every role.
+            "upcoming": patient.appointments.filter(starts_at__gte=timezone.now())
+            .exclude(status="cancelled")
+            .select_related("therapist", "room", "appointment_type")
+            .order_by("starts_at"),
+            "open_series": patient.appointment_series.annotate(
+                upcoming=Count(
+                    "appointments",
+                    filter=Q(
+                        appointments__starts_at__gte=timezone.now(),
+                        appointments__status__in=["booked", "confirmed"],
+                    ),
+                )
+            ).filter(upcoming__gt=0),
             "plans": patient.treatment_plans.annotate(
                 sessions_done=Count("charts", filter=Q(charts__signed_at__isnull=False))
             ).order_by("-created_at"),

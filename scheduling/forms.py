@@ -3,11 +3,34 @@ import datetime
 from django import forms
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_time
 
 from clinic import roles
 from patients.models import Patient
 from scheduling.availability import local
 from scheduling.models import AppointmentType, Room
+
+# How far from today the schedule pages and forms accept a day.
+BOOKING_HORIZON = datetime.timedelta(days=366)
+BROWSING_HORIZON = datetime.timedelta(days=3660)
+
+
+def day_from(text):
+    """A day typed as YYYY-MM-DD within ten years of today, or None."""
+    try:
+        day = parse_date(text or "")
+    except ValueError:  # a well-formed but impossible date, such as 2026-02-30
+        return None
+    if day is None or abs(day - timezone.localdate()) > BROWSING_HORIZON:
+        return None
+    return day
+
+
+def time_from(text):
+    try:
+        return parse_time(text or "")
+    except ValueError:
+        return None
 
 
 def therapists():
@@ -40,6 +63,8 @@ class AppointmentForm(forms.Form):
             data["starts_at"] = local(data["day"], data["time"])
             if data["starts_at"] < timezone.now():
                 raise forms.ValidationError("That time has already passed; choose a later one.")
+            if data["day"] > timezone.localdate() + BOOKING_HORIZON:
+                raise forms.ValidationError("Book at most a year ahead.")
         return data
 
 
@@ -67,3 +92,19 @@ class SeriesForm(forms.Form):
         if day > timezone.localdate() + datetime.timedelta(days=365):
             raise forms.ValidationError("Book at most a year ahead.")
         return day
+
+
+class RescheduleForm(forms.Form):
+    day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time", "step": 900}))
+    room = forms.ModelChoiceField(queryset=Room.objects.filter(is_active=True))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("day") and data.get("time"):
+            data["starts_at"] = local(data["day"], data["time"])
+            if data["starts_at"] < timezone.now():
+                raise forms.ValidationError("That time has already passed; choose a later one.")
+            if data["day"] > timezone.localdate() + BOOKING_HORIZON:
+                raise forms.ValidationError("Book at most a year ahead.")
+        return data

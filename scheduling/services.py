@@ -27,13 +27,20 @@ class SchedulingError(Exception):
     """A change to the schedule that cannot be made, with the reason."""
 
 
+BUSY = {"therapist_busy", "room_busy", "patient_busy"}
+
+
 class SlotUnavailable(SchedulingError):
     """The wanted time has problems; `alternatives` are free times nearby."""
 
     def __init__(self, problems, alternatives=()):
         self.problems = list(problems)
         self.alternatives = list(alternatives)
-        super().__init__(" ".join(problem.message for problem in self.problems))
+        message = " ".join(problem.message for problem in self.problems)
+        if any(problem.code in BUSY for problem in self.problems):
+            # The slot was free when the form showed it; someone else got there first.
+            message = f"That slot was just taken: {message}"
+        super().__init__(message)
 
 
 class SlotTaken(SlotUnavailable):
@@ -288,6 +295,8 @@ def appointment_reschedule(*, appointment, starts_at, user, room=None) -> Appoin
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if appointment.status not in UPCOMING:
         raise SchedulingError("Only a booked or confirmed appointment can be moved.")
+    if appointment.starts_at <= timezone.now():
+        raise SchedulingError("This appointment has already begun; it cannot be moved.")
     room = room or appointment.room
     ends_at = starts_at + (appointment.ends_at - appointment.starts_at)
     problems = availability.problems_for(

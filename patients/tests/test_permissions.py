@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.tests.factories import PASSWORD
+from clinic.tests.matrix import LOGIN, PERSONAS, assert_status, log_in
 from patients import urls
 from patients.models import (
     ODI_SECTIONS,
@@ -26,8 +27,6 @@ from patients.tests.factories import AssessmentFactory, ConsentFactory, PatientF
 
 pytestmark = pytest.mark.django_db
 
-LOGIN = "302 to login"
-PERSONAS = ["anonymous", "receptionist", "therapist", "other_therapist", "clinic_admin", "no_role_user"]
 
 # What each persona gets for a GET. "therapist" treats the patient; "other_therapist" does not.
 #                       anonymous  receptionist therapist other  admin  no role
@@ -202,19 +201,6 @@ def records():
         "consents": list(Consent.objects.order_by("pk").values_list("pk", "withdrawn_at")),
         "assessments": list(Assessment.objects.order_by("pk").values_list("pk", "notes")),
     }
-
-
-def log_in(client, persona, world):
-    if persona != "anonymous":
-        client.force_login(world["users"][persona])
-
-
-def assert_status(response, expected):
-    if expected == LOGIN:
-        assert response.status_code == 302
-        assert response.url.startswith(reverse("login") + "?next=")
-    else:
-        assert response.status_code == expected
 
 
 def test_the_matrix_has_a_row_for_every_url_of_the_patients_namespace():

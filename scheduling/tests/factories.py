@@ -74,3 +74,40 @@ class ClinicClosureFactory(factory.django.DjangoModelFactory):
 
     date = datetime.date(2026, 11, 16)
     reason = "Staff training"
+
+
+class AppointmentSeriesFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "scheduling.AppointmentSeries"
+
+    patient = factory.SubFactory(PatientFactory)
+    description = "Six sessions for the lower back"
+    booked_by = factory.SubFactory(UserFactory, role=roles.RECEPTIONIST)
+
+
+def working_week(therapist, hours=((8, 12), (13, 17))):
+    """Monday to Friday, 08:00-12:00 and 13:00-17:00 unless told."""
+    for weekday in range(5):
+        for starts, ends in hours:
+            WorkingHoursFactory(
+                therapist=therapist,
+                weekday=weekday,
+                starts_at=datetime.time(starts),
+                ends_at=datetime.time(ends),
+            )
+    return therapist
+
+
+def busy_day(day, therapists, count, already=0, first=datetime.time(8)):
+    """`count` appointments on a day, shared out between the therapists in
+    turn, each therapist's 46 minutes apart, each with its own room and
+    patient (PostgreSQL forbids overlaps). `already`: how many an earlier
+    call made, to carry on after them."""
+    start = timezone.make_aware(datetime.datetime.combine(day, first))
+    return [
+        AppointmentFactory(
+            therapist=therapists[n % len(therapists)],
+            starts_at=start + datetime.timedelta(minutes=46 * (n // len(therapists))),
+        )
+        for n in range(already, already + count)
+    ]

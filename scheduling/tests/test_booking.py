@@ -128,7 +128,7 @@ def test_it_refuses_a_busy_slot_and_offers_alternatives(book, working_week):
         book(at(MONDAY, 10))
 
     assert [problem.code for problem in error.value.problems] == ["therapist_busy"]
-    assert str(error.value) == f"{working_week.get_full_name()} is busy then."
+    assert str(error.value) == f"That slot was just taken: {working_week.get_full_name()} is busy then."
     assert error.value.alternatives == [at(MONDAY, 9, 15), at(MONDAY, 10, 45), at(MONDAY, 9)]
     assert Appointment.objects.count() == 1
     assert not AppointmentChange.objects.exists()

@@ -3,13 +3,13 @@ import datetime
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_time
+from django.views.decorators.http import require_POST
 
 from clinic import roles
 from patients.models import Patient
 from scheduling import availability, services
-from scheduling.forms import AppointmentForm, therapists
-from scheduling.models import Appointment, AppointmentType, Room
+from scheduling.forms import AppointmentForm, RescheduleForm, day_from, therapists, time_from
+from scheduling.models import Appointment, AppointmentSeries, AppointmentType, Room
 
 FRONT_DESK = (roles.RECEPTIONIST, roles.CLINIC_ADMIN)
 
@@ -72,15 +72,17 @@ def _slots_and_rooms(form):
     """The chosen therapist's free slots on the chosen day, and the rooms free
     at the chosen time, for the form to offer (from whatever was typed so far)."""
     therapist = _picked(
-        form, "therapist", lambda v: therapists().filter(pk=v).first() if v.isdigit() else None
+        form,
+        "therapist",
+        lambda v: therapists().filter(pk=v).first() if v.isdecimal() and v.isascii() else None,
     )
     kind = _picked(
         form,
         "appointment_type",
-        lambda v: AppointmentType.objects.filter(pk=v).first() if v.isdigit() else None,
+        lambda v: AppointmentType.objects.filter(pk=v).first() if v.isdecimal() and v.isascii() else None,
     )
-    day = _picked(form, "day", lambda v: parse_date(v[:10]) if len(v) >= 10 else None)
-    time = _picked(form, "time", lambda v: parse_time(v[:5]) if len(v) >= 5 else None)
+    day = _picked(form, "day", lambda v: day_from(v[:10]))
+    time = _picked(form, "time", lambda v: time_from(v[:5]))
     slots = rooms = None
     if therapist and kind and day:
         slots = availability.free_slots(therapist=therapist, day=day, minutes=kind.default_minutes)
@@ -88,3 +90,67 @@ def _slots_and_rooms(form):
         starts_at = availability.local(day, time)
         rooms = free_rooms(starts_at, starts_at + datetime.timedelta(minutes=kind.default_minutes))
     return {"free_slots": slots, "free_rooms": rooms}
+
+
+@roles.role_required(*FRONT_DESK)
+def appointment_reschedule(request, pk):
+    """Receptionist and clinic admin: move an upcoming appointment; its
+    history keeps where it was."""
+    appointment = get_object_or_404(
+        Appointment.objects.select_related("patient", "therapist", "room", "appointment_type"), pk=pk
+    )
+    local_start = timezone.localtime(appointment.starts_at)
+    initial = {"day": local_start.date(), "time": local_start.time(), "room": appointment.room_id}
+    day = day_from(request.GET.get("day")) or local_start.date()
+    if request.GET.get("time"):
+        initial.update(day=day, time=request.GET["time"])
+    form = RescheduleForm(request.POST or None, initial=initial)
+    slot_taken = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            appointment = services.appointment_reschedule(
+                appointment=appointment,
+                starts_at=form.cleaned_data["starts_at"],
+                room=form.cleaned_data["room"],
+                user=request.user,
+            )
+        except services.SlotUnavailable as problem:
+            slot_taken = problem
+            form.add_error(None, str(problem))
+        except services.SchedulingError as problem:
+            form.add_error(None, str(problem))
+        else:
+            when = timezone.localtime(appointment.starts_at)
+            messages.success(
+                request, f"Moved {appointment.patient}'s appointment to {when:%a %d %b at %H:%M}."
+            )
+            return redirect("patients:detail", pk=appointment.patient_id)
+    minutes = int((appointment.ends_at - appointment.starts_at).total_seconds() // 60)
+    return render(
+        request,
+        "scheduling/reschedule.html",
+        {
+            "appointment": appointment,
+            "form": form,
+            "slot_taken": slot_taken,
+            "day": day,
+            "free_slots": availability.free_slots(
+                therapist=appointment.therapist, day=day, minutes=minutes, exclude_pk=appointment.pk
+            ),
+        },
+    )
+
+
+@require_POST
+@roles.role_required(*FRONT_DESK)
+def series_cancel_rest(request, pk):
+    """Receptionist and clinic admin: cancel every upcoming appointment of a series."""
+    series = get_object_or_404(AppointmentSeries, pk=pk)
+    cancelled_by = request.POST.get("cancelled_by")
+    if cancelled_by not in Appointment.CancelledBy.values:
+        cancelled_by = Appointment.CancelledBy.PATIENT
+    count = services.series_cancel_rest(series=series, cancelled_by=cancelled_by, user=request.user)
+    messages.success(
+        request, f"Cancelled {count} upcoming appointment{'s' if count != 1 else ''} of the series."
+    )
+    return redirect("patients:detail", pk=series.patient_id)

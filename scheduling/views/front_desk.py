@@ -5,12 +5,11 @@ from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
 
 from clinic import roles
 from scheduling import services
-from scheduling.forms import therapists
+from scheduling.forms import day_from, therapists
 from scheduling.models import Appointment
 from scheduling.services import SchedulingError
 
@@ -19,7 +18,7 @@ FRONT_DESK = (roles.RECEPTIONIST, roles.CLINIC_ADMIN)
 
 def _day(request):
     """The day asked for in ?day=YYYY-MM-DD, or today."""
-    return parse_date(request.GET.get("day") or "") or timezone.localdate()
+    return day_from(request.GET.get("day")) or timezone.localdate()
 
 
 def _columns(day):

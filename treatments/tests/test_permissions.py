@@ -6,6 +6,7 @@ The matrix below is written out by hand, one row per URL name of the
 import pytest
 from django.urls import reverse
 
+from clinic.tests.matrix import LOGIN, PERSONAS, assert_status, log_in
 from patients.models import ClinicalRecordAccess, Patient
 from scheduling.models import Appointment
 from treatments import services, urls
@@ -27,8 +28,6 @@ from treatments.tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-LOGIN = "302 to login"
-PERSONAS = ["anonymous", "receptionist", "therapist", "other_therapist", "clinic_admin", "no_role_user"]
 
 # What each persona gets for a GET. "therapist" treats the patient; "other_therapist" does not.
 #                    anonymous  receptionist therapist other  admin  no role
@@ -187,19 +186,6 @@ def records():
         "amendments": list(ChartAmendment.objects.order_by("pk").values_list("pk", "chart", "reason")),
         "appointments": list(Appointment.objects.order_by("pk").values_list("pk", "status")),
     }
-
-
-def log_in(client, persona, world):
-    if persona != "anonymous":
-        client.force_login(world["users"][persona])
-
-
-def assert_status(response, expected):
-    if expected == LOGIN:
-        assert response.status_code == 302
-        assert response.url.startswith(reverse("login") + "?next=")
-    else:
-        assert response.status_code == expected
 
 
 def test_the_matrix_has_a_row_for_every_url_of_the_treatments_namespace():

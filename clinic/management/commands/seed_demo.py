@@ -99,8 +99,9 @@ class Command(BaseCommand):
             self.create_rooms_and_hours()
             self.create_patients()
             self.create_clinical_records()
-            self.create_plans_and_charts()
+            # The coming days' visits first: the plans' charted sessions are past ones.
             self.create_appointments()
+            self.create_plans_and_charts()
             if dry_run:
                 transaction.set_rollback(True)
         verb = "Would create" if dry_run else "Created"
