@@ -167,7 +167,8 @@ def patient_detail(request, pk):
 
 
 def _timeline(patient, *, clinical, user):
-    """Screenings, assessments, consents and appointments, newest first."""
+    """Screenings, assessments, consents, plans, appointments and (for
+    clinical readers) their charts, newest first."""
     entries = []
     screenings = patient.screenings.select_related("therapist")
     if not clinical:
@@ -195,7 +196,20 @@ def _timeline(patient, *, clinical, user):
             )
     for consent in patient.consents.select_related("consent_text", "witnessed_by"):
         entries.append({"at": consent.given_at, "kind": "consent", "object": consent, "url": None})
-    for appointment in patient.appointments.select_related("therapist", "room", "appointment_type"):
+    # Plans and charts are read through the relations (treatments sits above patients).
+    for plan in patient.treatment_plans.select_related("therapist"):
+        entries.append(
+            {
+                "at": plan.activated_at or plan.created_at,
+                "kind": "plan",
+                "object": plan,
+                "url": plan.get_absolute_url() if clinical else None,
+            }
+        )
+    appointments = patient.appointments.select_related("therapist", "room", "appointment_type")
+    if clinical:
+        appointments = appointments.select_related("chart")
+    for appointment in appointments:
         entries.append(
             {"at": appointment.starts_at, "kind": "appointment", "object": appointment, "url": None}
         )

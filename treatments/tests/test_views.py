@@ -523,3 +523,14 @@ def test_my_day_runs_as_many_queries_for_six_visits_as_for_one(
     page = text(response)
     assert page.count("Signed chart") == 2
     assert page.count("Continue chart") == 4
+
+
+def test_it_puts_the_plan_and_each_charted_session_on_the_patients_timeline(as_therapist, plan):
+    chart = charted_session(plan, leg=(7, 4))
+
+    page = as_therapist.get(reverse("patients:detail", args=[plan.patient.pk])).content.decode()
+
+    assert f'href="{reverse("treatments:chart", args=[chart.pk])}"' in page
+    assert "session 1 chart" in page
+    assert "leg pain 7 &rarr; 4" in page
+    assert f'href="{plan.get_absolute_url()}"' in page
