@@ -189,6 +189,13 @@ SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 # Clinical policy.
 SCREENING_VALID_DAYS = env_int("SCREENING_VALID_DAYS", 90)
 
+# Patient emails: the reminder before each appointment, the quiet hours
+# (no email from 21:00 to 08:00 clinic time), and how sending is retried.
+REMINDER_LEAD_HOURS = env_int("REMINDER_LEAD_HOURS", 24)
+REMINDER_QUIET_HOURS = (21, 8)
+REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", 5)
+REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 120)
+
 # Email: files under var/mail/ unless an SMTP host is given.
 EMAIL_HOST = env("EMAIL_HOST", "")
 if EMAIL_HOST:
@@ -241,6 +248,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Reuse the database connection across tasks instead of reconnecting each time.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 CELERY_BEAT_SCHEDULE = {
+    "dispatch-reminders": {
+        "task": "scheduling.tasks.dispatch_reminders",
+        "schedule": crontab(),  # every minute
+    },
     "worker-heartbeat": {
         "task": "clinic.tasks.record_heartbeat",
         "schedule": crontab(),  # every minute

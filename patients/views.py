@@ -208,7 +208,7 @@ def _timeline(patient, *, clinical, user):
         )
     appointments = patient.appointments.select_related("therapist", "room", "appointment_type")
     if clinical:
-        appointments = appointments.select_related("chart")
+        appointments = appointments.select_related("chart", "checkin")
     for appointment in appointments:
         entries.append(
             {"at": appointment.starts_at, "kind": "appointment", "object": appointment, "url": None}

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from scheduling import reminders
 from scheduling.models import (
     Appointment,
     AppointmentChange,
@@ -8,6 +9,7 @@ from scheduling.models import (
     CalendarFeed,
     ClinicClosure,
     ClinicHours,
+    Reminder,
     Room,
     WorkingHours,
     WorkingHoursException,
@@ -137,3 +139,42 @@ class CalendarFeedAdmin(admin.ModelAdmin):
         for feed in queryset:
             services.calendar_feed_revoke(feed=feed)
         self.message_user(request, f"Revoked {len(queryset)} calendar feed(s).")
+
+
+@admin.register(Reminder)
+class ReminderAdmin(admin.ModelAdmin):
+    """The outbox: pending, sent and failed emails, each as it was sent. A
+    failed one can be sent again."""
+
+    list_display = ["due_at", "kind", "appointment", "status", "attempts", "sent_at", "last_error"]
+    list_filter = ["status", "kind"]
+    date_hierarchy = "due_at"
+    search_fields = ["appointment__patient__last_name"]
+    list_select_related = ["appointment__patient", "appointment__therapist"]
+    fields = [
+        "appointment",
+        "kind",
+        "status",
+        "due_at",
+        "attempts",
+        "last_error",
+        "sent_at",
+        "subject",
+        "body_text",
+        "body_html",
+    ]
+    readonly_fields = fields
+    actions = ["resend"]
+
+    @admin.action(description="Send the selected failed reminders again", permissions=["change"])
+    def resend(self, request, queryset):
+        failed = list(queryset.filter(status=Reminder.Status.FAILED))
+        for reminder in failed:
+            reminders.resend(reminder)
+        self.message_user(request, f"{len(failed)} reminder(s) queued to be sent again.")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -273,3 +273,52 @@ class CalendarFeed(models.Model):
     @property
     def is_active(self):
         return self.revoked_at is None
+
+
+class Reminder(models.Model):
+    """The outbox: one email to a patient about an appointment, written in the
+    same transaction as the change that causes it, and sent once by the
+    dispatcher (scheduling/reminders.py)."""
+
+    class Kind(models.TextChoices):
+        BOOKING_CONFIRMATION = "booking_confirmation", "Booking confirmation"
+        APPOINTMENT_REMINDER = "appointment_reminder", "Appointment reminder"
+        AFTERCARE_SAME_DAY = "aftercare_same_day", "Aftercare, same day"
+        AFTERCARE_24H = "aftercare_24h", "Aftercare at 24 hours"
+        AFTERCARE_48H = "aftercare_48h", "Aftercare at 48 hours"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        SKIPPED = "skipped", "Not sent (no email consent)"
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # What the change that caused it handed over (the sessions of a series,
+    # the muscles and aftercare of a visit), and the email as sent.
+    context = models.JSONField(default=dict, blank=True)
+    subject = models.CharField(max_length=200, blank=True)
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [models.Index(fields=["status", "due_at"], name="reminder_due_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["appointment", "kind"], name="reminder_once_per_kind"),
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.get_kind_display()} for appointment {self.appointment_id} ({self.get_status_display()})"
+        )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from scheduling import availability
+from scheduling import availability, reminders
 from scheduling.availability import Problem
 from scheduling.models import Appointment, AppointmentChange, AppointmentSeries
 
@@ -123,6 +123,7 @@ def appointment_book(
     appointment.full_clean(exclude=["series"])
     _insert(appointment)
     _log(appointment, booked_by, "booked", starts_at=_iso(starts_at), room=room.name, therapist=therapist.pk)
+    reminders.on_booked([appointment])
     return appointment
 
 
@@ -190,6 +191,7 @@ def series_book(
     the whole series and is named."""
     series = AppointmentSeries.objects.create(patient=patient, description=description, booked_by=booked_by)
     minutes = appointment_type.default_minutes
+    booked = []
     for number, starts_at in enumerate(starts, start=1):
         ends_at = starts_at + datetime.timedelta(minutes=minutes)
         problems = availability.problems_for(
@@ -213,6 +215,8 @@ def series_book(
         except SlotTaken as taken:
             raise SeriesConflict(number, starts_at, taken.problems) from None
         _log(appointment, booked_by, "booked", starts_at=_iso(starts_at), series=series.pk)
+        booked.append(appointment)
+    reminders.on_booked(booked)
     return series
 
 
@@ -286,6 +290,7 @@ def appointment_cancel(*, appointment, cancelled_by, user=None, now=None):
         late,
     )
     _log(appointment, user, "cancelled", by=cancelled_by, late=late)
+    reminders.on_cancelled(appointment)
     return appointment
 
 
@@ -329,6 +334,7 @@ def appointment_reschedule(*, appointment, starts_at, user, room=None) -> Appoin
         before=before,
         after={"starts_at": _iso(starts_at), "room": room.name},
     )
+    reminders.on_rescheduled(appointment)
     return appointment
 
 
@@ -353,7 +359,8 @@ def appointment_complete(*, appointment: Appointment, aftercare: dict, completed
     visit happened. `aftercare` is what the patient's aftercare emails will
     say (the muscles treated and the advice ticked), handed over as plain data
     so that scheduling never imports treatments; the reminders outbox stores
-    it. Completing twice is refused, so a visit is completed exactly once.
+    it with the aftercare emails it schedules. Completing twice is refused,
+    so a visit is completed, and its aftercare scheduled, exactly once.
     """
     completed = Appointment.objects.filter(pk=appointment.pk, status__in=COMPLETABLE).update(
         status=Appointment.Status.COMPLETED
@@ -364,6 +371,7 @@ def appointment_complete(*, appointment: Appointment, aftercare: dict, completed
         )
     appointment.status = Appointment.Status.COMPLETED
     _log(appointment, completed_by, "completed")
+    reminders.on_completed(appointment, aftercare)
 
 
 # Therapists' calendar feeds.

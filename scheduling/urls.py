@@ -1,6 +1,6 @@
 from django.urls import path
 
-from scheduling.views import booking, calendar, front_desk, patient_links
+from scheduling.views import booking, calendar, front_desk, patient_links, unsubscribe
 
 app_name = "scheduling"
 urlpatterns = [
@@ -17,4 +17,5 @@ urlpatterns = [
     path("calendar/<str:token>.ics", calendar.calendar_feed, name="calendar-feed"),
     path("my-calendar/", calendar.my_calendar, name="my-calendar"),
     path("a/<str:token>/", patient_links.patient_link, name="patient-link"),
+    path("unsubscribe/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
 ]

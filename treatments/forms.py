@@ -263,3 +263,37 @@ class AmendmentForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": "Give the reason for the amendment."},
     )
+
+
+class CheckInForm(forms.Form):
+    """The patient's check-in, a day after the visit. No login: the link is the key."""
+
+    soreness = forms.TypedChoiceField(
+        label="How sore are the treated muscles now? (0 = not at all, 10 = worst imaginable)",
+        choices=[(n, str(n)) for n in range(11)],
+        coerce=int,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+    )
+    leg_pain = forms.TypedChoiceField(
+        label="How bad is the pain in your leg now? (0 = no pain, 10 = worst imaginable)",
+        choices=[(n, str(n)) for n in range(11)],
+        coerce=int,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+    )
+    notes = forms.CharField(
+        label="Anything else you want us to know", required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, red_flags, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.red_flag_items = list(red_flags)
+        for item in self.red_flag_items:
+            self.fields[f"flag_{item.code}"] = forms.ChoiceField(
+                label=f"Since your visit: {item.question}",
+                choices=[("no", "No"), ("yes", "Yes")],
+                widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+                error_messages={"required": "Please answer this question."},
+            )
+
+    def red_flags(self):
+        return [item.code for item in self.red_flag_items if self.cleaned_data[f"flag_{item.code}"] == "yes"]

@@ -273,3 +273,34 @@ class ChartAmendment(models.Model):
 
     def __str__(self):
         return f"Amendment of {self.chart} at {self.amended_at:%Y-%m-%d %H:%M}"
+
+
+class AftercareCheckIn(models.Model):
+    """What the patient reported through the link in the 24-hour aftercare
+    email. Worse leg pain than before the visit, or any red flag, alerts the
+    treating therapist."""
+
+    appointment = models.OneToOneField(Appointment, on_delete=models.PROTECT, related_name="checkin")
+    soreness = models.PositiveSmallIntegerField(validators=PAIN_SCALE)
+    leg_pain = models.PositiveSmallIntegerField(validators=PAIN_SCALE)
+    # The codes of the red-flag questions the patient answered "yes".
+    red_flags = models.JSONField(default=list, blank=True)
+    notes = models.TextField(blank=True)
+    submitted_at = models.DateTimeField(default=timezone.now)
+    alert = models.BooleanField(default=False)
+    alert_reasons = models.JSONField(default=list, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(soreness__lte=10) & Q(leg_pain__lte=10), name="checkin_scores_0_10"
+            )
+        ]
+
+    def __str__(self):
+        return f"Check-in after appointment {self.appointment_id}"

@@ -1,16 +1,29 @@
 """Writes to treatment plans and session charts. Each is one transaction;
 errors a person can cause are TreatmentError with a message fit to show."""
 
+import datetime
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core import signing
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Max
+from django.urls import reverse
 from django.utils import timezone
 
 from patients import services as patient_services
 from scheduling import services as scheduling_services
 from scheduling.models import Appointment
-from treatments.models import AdverseEvent, ChartAmendment, ChartNeedling, Muscle, SessionChart, TreatmentPlan
+from treatments.models import (
+    AdverseEvent,
+    AftercareCheckIn,
+    ChartAmendment,
+    ChartNeedling,
+    Muscle,
+    SessionChart,
+    TreatmentPlan,
+)
 
 
 class TreatmentError(Exception):
@@ -298,7 +311,11 @@ def chart_sign(*, chart: SessionChart, therapist) -> SessionChart:
     try:
         scheduling_services.appointment_complete(
             appointment=chart.appointment,
-            aftercare={"muscles": content["needlings"], "advice": content["aftercare"]},
+            aftercare={
+                "muscles": content["needlings"],
+                "advice": content["aftercare"],
+                "checkin_url": checkin_url(chart.appointment),
+            },
             completed_by=therapist,
         )
     except scheduling_services.SchedulingError as error:
@@ -322,3 +339,101 @@ def chart_amend(*, chart, therapist, reason, fields, needlings, adverse_events, 
         chart, fields=fields, needlings=needlings, adverse_events=adverse_events, aftercare=aftercare
     )
     return amendment
+
+
+# The patient's check-in after a visit.
+
+CHECKIN_SALT = "treatments.checkin"
+CHECKIN_VALID_FOR = datetime.timedelta(days=7)
+
+
+class CheckInInvalid(TreatmentError):
+    pass
+
+
+def checkin_token(appointment) -> str:
+    return signing.TimestampSigner(salt=CHECKIN_SALT).sign(str(appointment.pk))
+
+
+def checkin_url(appointment) -> str:
+    return settings.SITE_URL + reverse("treatments:check-in", args=[checkin_token(appointment)])
+
+
+def checkin_appointment(token) -> Appointment:
+    """The visit a check-in link is for; CheckInInvalid if tampered or expired."""
+    try:
+        pk = signing.TimestampSigner(salt=CHECKIN_SALT).unsign(token, max_age=CHECKIN_VALID_FOR)
+    except signing.BadSignature:
+        raise CheckInInvalid("This link is not valid or has expired.") from None
+    appointment = (
+        Appointment.objects.filter(pk=pk, status=Appointment.Status.COMPLETED)
+        .select_related("patient", "therapist", "chart")
+        .first()
+    )
+    if appointment is None:
+        raise CheckInInvalid("This link is not valid or has expired.")
+    return appointment
+
+
+def red_flag_items():
+    """The red-flag questions of the screening rules table, asked again."""
+    from patients.models import RED_FLAG_CATEGORIES, ScreeningItem
+
+    return ScreeningItem.objects.filter(category__in=RED_FLAG_CATEGORIES, is_active=True).order_by("position")
+
+
+@transaction.atomic
+def checkin_record(*, appointment, soreness, leg_pain, red_flags, notes="") -> AftercareCheckIn:
+    """Record the patient's check-in, once; worse leg pain than before the
+    visit, or any red flag, alerts the treating therapist at once."""
+    if AftercareCheckIn.objects.filter(appointment=appointment).exists():
+        raise CheckInInvalid("You have already sent your check-in for this visit. Thank you.")
+    reasons = []
+    chart = getattr(appointment, "chart", None)
+    if chart is not None and chart.leg_pain_before is not None and leg_pain > chart.leg_pain_before:
+        reasons.append(f"Leg pain {leg_pain}/10, worse than {chart.leg_pain_before}/10 before the visit.")
+    flagged = {item.code: item.question for item in red_flag_items()}
+    reasons += [f"Red flag: {flagged[code]}" for code in red_flags if code in flagged]
+    checkin = AftercareCheckIn(
+        appointment=appointment,
+        soreness=soreness,
+        leg_pain=leg_pain,
+        red_flags=[code for code in red_flags if code in flagged],
+        notes=notes,
+        alert=bool(reasons),
+        alert_reasons=reasons,
+    )
+    checkin.full_clean()
+    checkin.save()
+    if checkin.alert:
+        from treatments.tasks import send_checkin_alert
+
+        send_checkin_alert.delay_on_commit(checkin.pk)
+    return checkin
+
+
+def checkin_alert_email(checkin: AftercareCheckIn) -> None:
+    """Tell the treating therapist by email (no clinical detail beyond what
+    they need to act; the page has the rest)."""
+    appointment = checkin.appointment
+    therapist = appointment.patient.treating_therapist or appointment.therapist
+    if not therapist.email:
+        return
+    link = settings.SITE_URL + reverse("treatments:my-day")
+    send_mail(
+        subject=f"Check-in alert: {appointment.patient.full_name}",
+        message=(
+            f"{appointment.patient.full_name} sent a check-in after the visit of "
+            f"{timezone.localtime(appointment.starts_at):%a %d %b %H:%M} that needs your attention:\n\n"
+            + "\n".join(f"- {reason}" for reason in checkin.alert_reasons)
+            + f"\n\nCall the patient. Details on your day page: {link}\n"
+        ),
+        from_email=None,
+        recipient_list=[therapist.email],
+    )
+
+
+def checkin_acknowledge(*, checkin, therapist) -> None:
+    AftercareCheckIn.objects.filter(pk=checkin.pk, acknowledged_at__isnull=True).update(
+        acknowledged_at=timezone.now(), acknowledged_by=therapist
+    )

@@ -16,4 +16,6 @@ urlpatterns = [
     path("charts/<int:pk>/edit/", views.chart_edit, name="chart-edit"),
     path("charts/<int:pk>/sign/", views.chart_sign, name="chart-sign"),
     path("charts/<int:pk>/amend/", views.chart_amend, name="chart-amend"),
+    path("check-in/<str:token>/", views.checkin, name="check-in"),
+    path("check-ins/<int:pk>/handled/", views.checkin_acknowledge, name="check-in-handled"),
 ]

@@ -1,8 +1,9 @@
 import datetime
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -20,12 +21,13 @@ from treatments.forms import (
     AdverseEventFormSet,
     AmendmentForm,
     ChartForm,
+    CheckInForm,
     NeedlingFormSet,
     PlanEndForm,
     PlanForm,
     PreNeedlingCheckForm,
 )
-from treatments.models import Muscle, ProgramComponent, SessionChart, Side, TreatmentPlan
+from treatments.models import AftercareCheckIn, Muscle, ProgramComponent, SessionChart, Side, TreatmentPlan
 from treatments.services import TreatmentError
 
 
@@ -45,10 +47,25 @@ def my_day(request):
         .select_related("plan__patient", "appointment")
         .order_by("appointment__starts_at")
     )
+    alerts = (
+        AftercareCheckIn.objects.filter(alert=True, acknowledged_at__isnull=True)
+        .filter(
+            Q(appointment__patient__treating_therapist=request.user)
+            | Q(appointment__patient__treating_therapist__isnull=True, appointment__therapist=request.user)
+        )
+        .select_related("appointment__patient")
+        .order_by("-submitted_at")
+    )
     return render(
         request,
         "treatments/my_day.html",
-        {"today": today, "visits": visits, "later_this_week": later_this_week, "unsigned": unsigned},
+        {
+            "today": today,
+            "visits": visits,
+            "later_this_week": later_this_week,
+            "unsigned": unsigned,
+            "alerts": alerts,
+        },
     )
 
 
@@ -495,3 +512,41 @@ def _chosen_times_or_none(request, count):
         return _chosen_times(request, count)
     except scheduling_services.SchedulingError:
         return None
+
+
+# The patient's check-in (no login: the signed link is the key).
+
+
+@login_not_required
+def checkin(request, token):
+    """The patient, from the 24-hour aftercare email: how they are now."""
+    try:
+        appointment = services.checkin_appointment(token)
+    except services.CheckInInvalid as error:
+        return render(request, "treatments/checkin.html", {"invalid": str(error)}, status=400)
+    form = CheckInForm(request.POST or None, red_flags=services.red_flag_items())
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = services.checkin_record(
+                appointment=appointment,
+                soreness=form.cleaned_data["soreness"],
+                leg_pain=form.cleaned_data["leg_pain"],
+                red_flags=form.red_flags(),
+                notes=form.cleaned_data["notes"],
+            )
+        except services.CheckInInvalid as error:
+            return render(request, "treatments/checkin.html", {"invalid": str(error)}, status=400)
+        return render(request, "treatments/checkin.html", {"done": result, "appointment": appointment})
+    return render(request, "treatments/checkin.html", {"form": form, "appointment": appointment})
+
+
+@require_POST
+@roles.role_required(roles.THERAPIST)
+def checkin_acknowledge(request, pk):
+    """Treating therapist: the alert has been seen and acted on."""
+    checkin = get_object_or_404(AftercareCheckIn.objects.select_related("appointment__patient"), pk=pk)
+    if not services.is_treating_therapist(request.user, checkin.appointment.patient):
+        raise PermissionDenied("Only the patient's treating therapist handles this alert.")
+    services.checkin_acknowledge(checkin=checkin, therapist=request.user)
+    messages.success(request, f"Check-in alert of {checkin.appointment.patient} marked as handled.")
+    return redirect("treatments:my-day")

@@ -21,9 +21,16 @@ pytestmark = pytest.mark.django_db
 
 # URL names an anonymous visitor may open. The admin's own login page is the
 # admin's entrance, as the project's login page is everyone else's.
-# The patient's signed link and a therapist's calendar feed carry their own
-# secret token instead of a login.
-ALLOWED_ANONYMOUS = {"login", "admin:login", "scheduling:patient-link", "scheduling:calendar-feed"}
+# The patient's signed links (appointment, unsubscribe) and a therapist's
+# calendar feed carry their own secret token instead of a login.
+ALLOWED_ANONYMOUS = {
+    "login",
+    "admin:login",
+    "scheduling:patient-link",
+    "scheduling:calendar-feed",
+    "scheduling:unsubscribe",
+    "treatments:check-in",
+}
 
 SAMPLE_UUID = uuid.UUID("12345678-1234-5678-1234-567812345678")
 SAMPLE_VALUES = {

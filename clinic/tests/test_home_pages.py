@@ -187,7 +187,7 @@ def book_today(count, therapists, *, first=0):
     ("persona", "page", "most_queries"),
     [
         ("receptionist", "scheduling:front-desk", 6),
-        ("therapist", "treatments:my-day", 6),
+        ("therapist", "treatments:my-day", 7),
         ("clinic_admin", "clinic:dashboard", 8),
     ],
 )

@@ -111,3 +111,14 @@ def busy_day(day, therapists, count, already=0, first=datetime.time(8)):
         )
         for n in range(already, already + count)
     ]
+
+
+def aftercare(
+    muscles=(("Piriformis", "Left"),), advice=(("hydration", "Hydration", "Drink plenty of water."),)
+):
+    """What a signed chart hands to appointment_complete: the muscles treated
+    and the advice ticked, as the aftercare emails will say them."""
+    return {
+        "muscles": [{"muscle": muscle, "side": side} for muscle, side in muscles],
+        "advice": [{"code": code, "title": title, "patient_text": text} for code, title, text in advice],
+    }

@@ -12,9 +12,11 @@ import pytest
 from django.urls import reverse
 
 from clinic.tests.matrix import LOGIN, PERSONAS, assert_status, log_in
+from patients.models import Patient
 from patients.tests.factories import PatientFactory
 from scheduling import services, urls
 from scheduling.availability import local
+from scheduling.emails import unsubscribe_token
 from scheduling.models import Appointment, AppointmentChange, CalendarFeed
 from scheduling.tests.factories import (
     AppointmentFactory,
@@ -50,6 +52,7 @@ GET_EXPECTED = {
     "calendar-feed":   (200,      200,         200,      200,   200,   200),
     "my-calendar":     (LOGIN,    403,         200,      200,   403,   403),
     "patient-link":    (200,      200,         200,      200,   200,   200),
+    "unsubscribe":     (200,      200,         200,      200,   200,   200),
 }  # fmt: skip
 
 # What each persona gets for a valid POST: 302 means it was done (and the
@@ -66,6 +69,7 @@ POST_EXPECTED = {
     "calendar-feed":   (405,      405,         405,      405,   405,   405),
     "my-calendar":     (LOGIN,    403,         302,      302,   403,   403),
     "patient-link":    (302,      302,         302,      302,   302,   302),
+    "unsubscribe":     (302,      302,         302,      302,   302,   302),
 }  # fmt: skip
 
 # Pages that only read and take any method: a POST to them changes nothing.
@@ -139,6 +143,7 @@ def url(name, world):
         "appointment-ics": [world["upcoming"].pk],
         "calendar-feed": [world["feed"].token],
         "patient-link": [services.patient_link_token(world["upcoming"])],
+        "unsubscribe": [unsubscribe_token(world["patient"])],
     }.get(name, [])
     return reverse(f"scheduling:{name}", args=args)
 
@@ -171,6 +176,7 @@ def records():
         ),
         "changes": list(AppointmentChange.objects.order_by("pk").values_list("pk", "action", "detail")),
         "feeds": list(CalendarFeed.objects.order_by("pk").values_list("pk", "token", "revoked_at")),
+        "email consent": list(Patient.objects.order_by("pk").values_list("pk", "email_consent")),
     }
 
 

@@ -10,7 +10,14 @@ from clinic.tests.matrix import LOGIN, PERSONAS, assert_status, log_in
 from patients.models import ClinicalRecordAccess, Patient
 from scheduling.models import Appointment
 from treatments import services, urls
-from treatments.models import AdverseEvent, ChartAmendment, ChartNeedling, SessionChart, TreatmentPlan
+from treatments.models import (
+    AdverseEvent,
+    AftercareCheckIn,
+    ChartAmendment,
+    ChartNeedling,
+    SessionChart,
+    TreatmentPlan,
+)
 from treatments.tests.factories import (
     active_plan,
     aftercare,
@@ -44,6 +51,8 @@ GET_EXPECTED = {
     "chart-edit":    (LOGIN,    403,         200,      403,   403,   403),
     "chart-sign":    (LOGIN,    405,         405,      405,   405,   405),
     "chart-amend":   (LOGIN,    403,         200,      403,   403,   403),
+    "check-in":      (200,      200,         200,      200,   200,   200),
+    "check-in-handled": (LOGIN, 405,         405,      405,   405,   405),
 }  # fmt: skip
 
 # What each persona gets for a valid POST to a URL that changes records: 302
@@ -59,12 +68,14 @@ POST_EXPECTED = {
     "chart-edit":    (LOGIN,    403,         302,      403,   403,   403),
     "chart-sign":    (LOGIN,    403,         302,      403,   403,   403),
     "chart-amend":   (LOGIN,    403,         302,      403,   403,   403),
+    "check-in-handled": (LOGIN, 403,         302,      403,   403,   403),
 }  # fmt: skip
 
 # Pages that only read: a POST to them changes nothing, so they have no POST row.
 READ_ONLY = {"my-day", "plan", "chart"}
-# Booking a plan's series takes a preview and chosen times: test_book_series.py posts it.
-POSTED_IN_ITS_OWN_TESTS = {"plan-book"}
+# Posted in their own tests: booking a plan's series (a preview and chosen
+# times, test_book_series.py) and the patient's check-in (test_checkin.py).
+POSTED_IN_ITS_OWN_TESTS = {"plan-book", "check-in"}
 
 GET_CELLS = [
     pytest.param(name, persona, expected[column], id=f"GET {name} as {persona}")
@@ -112,7 +123,11 @@ def world(therapist, other_therapist, receptionist, clinic_admin, no_role_user):
     )
     signed = services.chart_sign(chart=signed, therapist=therapist)
     unsigned = charted_session(plan, sign=False, hour=11)
+    alert = AftercareCheckIn.objects.create(
+        appointment=signed.appointment, soreness=8, leg_pain=9, alert=True, alert_reasons=["Leg pain 9/10."]
+    )
     return {
+        "alert": alert,
         "patient": patient,
         "plan": plan,
         "draft": draft,
@@ -143,6 +158,8 @@ def url(name, world):
         "chart-edit": [world["unsigned"].pk],
         "chart-sign": [world["unsigned"].pk],
         "chart-amend": [world["signed"].pk],
+        "check-in": [services.checkin_token(world["signed"].appointment)],
+        "check-in-handled": [world["alert"].pk],
     }[name]
     return reverse(f"treatments:{name}", args=args)
 
@@ -185,6 +202,7 @@ def records():
         "adverse_events": list(AdverseEvent.objects.order_by("pk").values_list("pk", "chart", "kind")),
         "amendments": list(ChartAmendment.objects.order_by("pk").values_list("pk", "chart", "reason")),
         "appointments": list(Appointment.objects.order_by("pk").values_list("pk", "status")),
+        "check-ins": list(AftercareCheckIn.objects.order_by("pk").values_list("pk", "acknowledged_at")),
     }
 
 

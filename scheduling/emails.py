@@ -1,0 +1,90 @@
+"""What the patient emails say: the template context of each reminder, the
+calendar files they carry, and the signed unsubscribe link."""
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+from django.utils import timezone
+
+from scheduling import calendar
+from scheduling.models import Appointment, Reminder
+
+UNSUBSCRIBE_SALT = "scheduling.unsubscribe"
+
+
+def unsubscribe_token(patient) -> str:
+    return signing.dumps(patient.pk, salt=UNSUBSCRIBE_SALT)
+
+
+def unsubscribe_url(patient) -> str:
+    return settings.SITE_URL + reverse("scheduling:unsubscribe", args=[unsubscribe_token(patient)])
+
+
+def patient_from_unsubscribe_token(token):
+    """The patient id in a valid unsubscribe token, or None. It never expires:
+    a patient may opt out from any email, however old."""
+    try:
+        return signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return None
+
+
+def _appointments(reminder):
+    ids = reminder.context.get("appointments") or [reminder.appointment_id]
+    return list(
+        Appointment.objects.filter(pk__in=ids)
+        .select_related("therapist", "room", "appointment_type")
+        .order_by("starts_at")
+    )
+
+
+def _next_appointment(reminder):
+    appointment = reminder.appointment
+    return (
+        Appointment.objects.filter(
+            patient_id=appointment.patient_id,
+            starts_at__gt=appointment.starts_at,
+            status__in=[Appointment.Status.BOOKED, Appointment.Status.CONFIRMED],
+        )
+        .select_related("therapist")
+        .order_by("starts_at")
+        .first()
+    )
+
+
+def context_for(reminder: Reminder) -> dict:
+    from scheduling.services import patient_link_url
+
+    appointment = reminder.appointment
+    patient = appointment.patient
+    return {
+        "reminder": reminder,
+        "patient": patient,
+        "appointment": appointment,
+        "appointments": _appointments(reminder)
+        if reminder.kind == Reminder.Kind.BOOKING_CONFIRMATION
+        else [],
+        "muscles": reminder.context.get("muscles", []),
+        "advice": reminder.context.get("advice", []),
+        "next_appointment": _next_appointment(reminder)
+        if reminder.kind != Reminder.Kind.BOOKING_CONFIRMATION
+        else None,
+        "appointment_link": patient_link_url(appointment) if appointment.starts_at > timezone.now() else None,
+        "checkin_url": reminder.context.get("checkin_url"),
+        "unsubscribe_url": unsubscribe_url(patient),
+        "clinic_name": settings.CLINIC_NAME,
+        "clinic_phone": settings.CLINIC_PHONE,
+        "clinic_email": settings.CLINIC_EMAIL,
+        "clinic_address": settings.CLINIC_ADDRESS,
+        "site_url": settings.SITE_URL,
+    }
+
+
+def calendar_attachments(reminder: Reminder) -> list[tuple[str, bytes]]:
+    """An .ics per appointment of a booking confirmation or reminder."""
+    if reminder.kind not in (Reminder.Kind.BOOKING_CONFIRMATION, Reminder.Kind.APPOINTMENT_REMINDER):
+        return []
+    return [
+        (f"appointment-{a.pk}.ics", calendar.calendar_for([a], settings.CLINIC_NAME).to_ical())
+        for a in _appointments(reminder)
+    ]

@@ -1,0 +1,216 @@
+"""The reminders outbox: which emails an appointment's life schedules, and
+how the dispatcher sends each exactly once.
+
+Rows are written in the same transaction as the change that causes them
+(booking, cancelling, moving, completing a visit). Celery beat runs the
+dispatcher every minute: it claims the due rows under a lease and hands each
+id to a send task. A send marks its row sent only if it still holds it, so a
+retry, a duplicate delivery or two dispatchers at once send nothing twice; a
+row left "sending" by a dead worker is claimed again when its lease ends.
+No Celery ETA or countdown is used: the database is the schedule.
+"""
+
+import datetime
+import logging
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import connection, transaction
+from django.db.models import Q
+from django.template import Context
+from django.template.loader import get_template
+from django.utils import timezone
+
+from scheduling import emails
+from scheduling.models import Appointment, Reminder
+
+logger = logging.getLogger(__name__)
+
+Kind, Status = Reminder.Kind, Reminder.Status
+AFTERCARE_DELAYS = {
+    Kind.AFTERCARE_SAME_DAY: datetime.timedelta(0),
+    Kind.AFTERCARE_24H: datetime.timedelta(hours=24),
+    Kind.AFTERCARE_48H: datetime.timedelta(hours=48),
+}
+
+
+def deliverable(moment: datetime.datetime) -> datetime.datetime:
+    """The moment itself, or 08:00 clinic time if it falls in the quiet hours
+    (21:00 to 08:00): no email reaches a patient at night."""
+    local = timezone.localtime(moment)
+    start, end = settings.REMINDER_QUIET_HOURS
+    if local.hour >= start:
+        day = local.date() + datetime.timedelta(days=1)
+    elif local.hour < end:
+        day = local.date()
+    else:
+        return moment
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(end)))
+
+
+def may_email(patient) -> bool:
+    return bool(patient.email) and patient.email_consent
+
+
+def _schedule(appointment, kind, due_at, context=None):
+    """Write (or re-time) one outbox row; a patient who gets no email gets a
+    'skipped' row, so the front desk can see it."""
+    status = Status.PENDING if may_email(appointment.patient) else Status.SKIPPED
+    reminder, created = Reminder.objects.get_or_create(
+        appointment=appointment,
+        kind=kind,
+        defaults={"due_at": deliverable(due_at), "status": status, "context": context or {}},
+    )
+    if not created and reminder.status in (Status.PENDING, Status.CANCELLED, Status.SKIPPED):
+        Reminder.objects.filter(pk=reminder.pk).update(
+            due_at=deliverable(due_at), status=status, context=context or reminder.context
+        )
+    return reminder
+
+
+def on_booked(appointments: list[Appointment]) -> None:
+    """One confirmation for a booking (a whole series in one email, on its
+    first appointment) and a reminder before each appointment."""
+    now = timezone.now()
+    first = appointments[0]
+    _schedule(
+        first,
+        Kind.BOOKING_CONFIRMATION,
+        now,
+        {"appointments": [a.pk for a in appointments]},
+    )
+    lead = datetime.timedelta(hours=settings.REMINDER_LEAD_HOURS)
+    for appointment in appointments:
+        if appointment.starts_at - lead > now:
+            _schedule(appointment, Kind.APPOINTMENT_REMINDER, appointment.starts_at - lead)
+
+
+def on_cancelled(appointment: Appointment) -> None:
+    """Nothing more is sent about a cancelled appointment."""
+    Reminder.objects.filter(appointment=appointment, status__in=[Status.PENDING, Status.SKIPPED]).update(
+        status=Status.CANCELLED
+    )
+
+
+def on_rescheduled(appointment: Appointment) -> None:
+    """The reminder follows the appointment to its new time, even if the
+    reminder for the old time was already sent."""
+    lead = datetime.timedelta(hours=settings.REMINDER_LEAD_HOURS)
+    reminder_rows = Reminder.objects.filter(appointment=appointment, kind=Kind.APPOINTMENT_REMINDER)
+    if appointment.starts_at - lead <= timezone.now():
+        reminder_rows.filter(status__in=[Status.PENDING, Status.SKIPPED]).update(status=Status.CANCELLED)
+        return
+    reminder_rows.filter(status__in=[Status.SENT, Status.FAILED]).update(
+        status=Status.PENDING, attempts=0, sent_at=None, lease_until=None, last_error=""
+    )
+    _schedule(appointment, Kind.APPOINTMENT_REMINDER, appointment.starts_at - lead)
+
+
+def on_completed(appointment: Appointment, aftercare: dict) -> None:
+    """Aftercare the same day, at 24 hours and at 48 hours, saying what the
+    therapist did and advised at this visit."""
+    now = timezone.now()
+    for kind, delay in AFTERCARE_DELAYS.items():
+        _schedule(appointment, kind, now + delay, aftercare)
+
+
+# Sending.
+
+
+def claim_due(*, now=None, limit=200) -> list[int]:
+    """Take due rows (and rows whose lease ran out) for sending; returns their
+    ids. On PostgreSQL concurrent dispatchers skip each other's locked rows;
+    elsewhere a conditional update per row decides who got it."""
+    now = now or timezone.now()
+    lease_until = now + datetime.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
+    due = Q(status=Status.PENDING, due_at__lte=now) | Q(status=Status.SENDING, lease_until__lt=now)
+    claimed = []
+    with transaction.atomic():
+        rows = Reminder.objects.filter(due).order_by("due_at", "id")
+        if connection.features.has_select_for_update_skip_locked:
+            rows = rows.select_for_update(skip_locked=True)
+        for pk in rows.values_list("pk", flat=True)[:limit]:
+            took = Reminder.objects.filter(Q(pk=pk) & due).update(
+                status=Status.SENDING, lease_until=lease_until
+            )
+            if took:
+                claimed.append(pk)
+    return claimed
+
+
+def message_id(reminder: Reminder) -> str:
+    host = settings.SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":")[0] or "clinic.local"
+    return f"<reminder-{reminder.pk}@{host}>"
+
+
+def render(reminder: Reminder) -> tuple[str, str, str]:
+    """Subject, text and HTML of a reminder, from templates/emails/<kind>/."""
+    context = emails.context_for(reminder)
+    folder = f"emails/{reminder.kind}"
+
+    def plain(name):
+        # Text parts are not HTML: nothing in them is escaped.
+        return get_template(f"{folder}/{name}").template.render(Context(context, autoescape=False))
+
+    subject = " ".join(plain("subject.txt").split())
+    return subject, plain("body.txt"), get_template(f"{folder}/body.html").render(context)
+
+
+def send(reminder_id: int) -> str:
+    """Send one claimed reminder. Returns what happened, for the logs."""
+    reminder = Reminder.objects.select_related("appointment__patient").get(pk=reminder_id)
+    if reminder.status != Status.SENDING:
+        return "not claimed"  # sent, cancelled or reclaimed meanwhile
+    patient = reminder.appointment.patient
+    if not may_email(patient):
+        Reminder.objects.filter(pk=reminder.pk, status=Status.SENDING).update(status=Status.SKIPPED)
+        return "skipped"
+    try:
+        subject, text, html = render(reminder)
+        message = EmailMultiAlternatives(
+            subject=subject,
+            body=text,
+            to=[patient.email],
+            headers={
+                "Message-ID": message_id(reminder),
+                "List-Unsubscribe": f"<{emails.unsubscribe_url(patient)}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+        )
+        message.attach_alternative(html, "text/html")
+        for name, content in emails.calendar_attachments(reminder):
+            message.attach(name, content, "text/calendar")
+        message.send()
+    except Exception as error:
+        _failed(reminder, error)
+        return "failed"
+    Reminder.objects.filter(pk=reminder.pk, status=Status.SENDING).update(
+        status=Status.SENT,
+        sent_at=timezone.now(),
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        lease_until=None,
+        last_error="",
+    )
+    return "sent"
+
+
+def _failed(reminder, error):
+    attempts = reminder.attempts + 1
+    logger.warning("reminder %s failed (attempt %s): %s", reminder.pk, attempts, error)
+    if attempts >= settings.REMINDER_MAX_ATTEMPTS:
+        fields = {"status": Status.FAILED}
+    else:
+        backoff = datetime.timedelta(minutes=2 ** (attempts - 1))
+        fields = {"status": Status.PENDING, "due_at": timezone.now() + backoff}
+    Reminder.objects.filter(pk=reminder.pk, status=Status.SENDING).update(
+        attempts=attempts, last_error=f"{type(error).__name__}: {error}"[:2000], lease_until=None, **fields
+    )
+
+
+def resend(reminder: Reminder) -> None:
+    """The clinic admin sends a failed reminder again."""
+    Reminder.objects.filter(pk=reminder.pk, status=Status.FAILED).update(
+        status=Status.PENDING, due_at=timezone.now(), attempts=0
+    )

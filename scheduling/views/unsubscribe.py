@@ -1,0 +1,27 @@
+from django.contrib.auth.decorators import login_not_required
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from patients.models import Patient
+from scheduling.emails import patient_from_unsubscribe_token
+
+
+@login_not_required
+@csrf_exempt  # mail clients send the one-click List-Unsubscribe POST without a CSRF token
+def unsubscribe(request, token):
+    """Anyone holding the link from an email: stop the clinic's emails to
+    that patient. GET asks; POST (the button, or a mail client's one-click
+    unsubscribe) does it."""
+    patient_id = patient_from_unsubscribe_token(token)
+    patient = Patient.objects.filter(pk=patient_id).first() if patient_id else None
+    if patient is None:
+        return render(request, "scheduling/unsubscribe.html", {"invalid": True}, status=400)
+    if request.method == "POST":
+        Patient.objects.filter(pk=patient.pk, email_consent=True).update(
+            email_consent=False, email_consent_changed_at=timezone.now()
+        )
+        return redirect(request.path)
+    return render(
+        request, "scheduling/unsubscribe.html", {"patient": patient, "done": not patient.email_consent}
+    )

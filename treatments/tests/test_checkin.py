@@ -1,0 +1,165 @@
+"""The patient's check-in from the 24-hour aftercare email, and the alert it
+raises for the treating therapist."""
+
+import datetime
+
+import pytest
+import time_machine
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from clinic.celery import app
+from scheduling.models import Reminder
+from treatments import services
+from treatments.models import AftercareCheckIn
+from treatments.tests.factories import active_plan, charted_session
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def eager_celery():
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def visit(therapist):
+    """A visit charted with leg pain 6 before and 4 after, and signed."""
+    plan = active_plan(therapist)
+    return charted_session(plan, leg=(6, 4)).appointment
+
+
+def answers(**changes):
+    data = {"soreness": "3", "leg_pain": "3", "notes": ""}
+    for item in services.red_flag_items():
+        data[f"flag_{item.code}"] = "no"
+    data.update(changes)
+    return data
+
+
+def checkin_page(visit):
+    return reverse("treatments:check-in", args=[services.checkin_token(visit)])
+
+
+def test_it_puts_the_check_in_link_in_the_24_hour_aftercare(visit):
+    reminder = Reminder.objects.get(appointment=visit, kind=Reminder.Kind.AFTERCARE_24H)
+
+    assert reminder.context["checkin_url"].endswith(checkin_page(visit))
+
+
+def test_it_asks_the_red_flag_questions_without_a_login(client, visit):
+    page = client.get(checkin_page(visit)).content.decode()
+
+    assert "Since your visit: Numbness or altered sensation in the saddle area" in page
+    assert "How bad is the pain in your leg now?" in page
+
+
+def test_it_records_a_check_in_that_needs_no_alert(client, visit, therapist):
+    response = client.post(checkin_page(visit), answers(leg_pain="4"))
+
+    assert "Your answers are with your therapist." in response.content.decode()
+    checkin = AftercareCheckIn.objects.get(appointment=visit)
+    assert (checkin.soreness, checkin.leg_pain, checkin.alert) == (3, 4, False)
+    client.force_login(therapist)
+    assert "Check-in alerts" not in client.get(reverse("treatments:my-day")).content.decode()
+
+
+def test_it_alerts_the_therapist_when_leg_pain_is_worse_than_before_the_visit(
+    client, visit, therapist, eager_celery, django_capture_on_commit_callbacks
+):
+    therapist.email = "theo@clinic.example"
+    therapist.save()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(checkin_page(visit), answers(leg_pain="8"))
+
+    assert "Your therapist has been told and will call you." in response.content.decode()
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["theo@clinic.example"]
+    assert "Leg pain 8/10, worse than 6/10 before the visit." in mail.outbox[0].body
+    client.force_login(therapist)
+    assert (
+        "Leg pain 8/10, worse than 6/10 before the visit."
+        in client.get(reverse("treatments:my-day")).content.decode()
+    )
+
+
+def test_it_alerts_on_any_red_flag(client, visit):
+    client.post(checkin_page(visit), answers(flag_saddle_numbness="yes", leg_pain="2"))
+
+    checkin = AftercareCheckIn.objects.get(appointment=visit)
+    assert checkin.alert
+    assert checkin.red_flags == ["saddle_numbness"]
+    assert any("saddle area" in reason for reason in checkin.alert_reasons)
+
+
+def test_it_takes_one_check_in_per_visit(client, visit):
+    client.post(checkin_page(visit), answers())
+
+    response = client.post(checkin_page(visit), answers(leg_pain="9"))
+
+    assert response.status_code == 400
+    assert "already sent your check-in" in response.content.decode()
+    assert AftercareCheckIn.objects.get(appointment=visit).leg_pain == 3
+
+
+def test_it_refuses_unanswered_questions_and_keeps_nothing(client, visit):
+    data = answers()
+    del data["flag_saddle_numbness"]
+
+    response = client.post(checkin_page(visit), data)
+
+    assert "Please answer every question." in response.content.decode()
+    assert not AftercareCheckIn.objects.exists()
+
+
+def test_it_refuses_a_tampered_link(client, visit):
+    tampered = checkin_page(visit).rstrip("/") + "0/"
+    response = client.post(tampered, answers())
+
+    assert response.status_code == 400
+    assert not AftercareCheckIn.objects.exists()
+
+
+def test_it_refuses_an_expired_link(client, visit):
+    page = checkin_page(visit)
+
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=8)):
+        response = client.post(page, answers())
+
+    assert response.status_code == 400
+    assert not AftercareCheckIn.objects.exists()
+
+
+def test_it_clears_the_alert_once_the_therapist_has_handled_it(client, visit, therapist, other_therapist):
+    client.post(checkin_page(visit), answers(leg_pain="9"))
+    checkin = AftercareCheckIn.objects.get()
+
+    client.force_login(other_therapist)
+    assert client.post(reverse("treatments:check-in-handled", args=[checkin.pk])).status_code == 403
+    client.force_login(therapist)
+    client.post(reverse("treatments:check-in-handled", args=[checkin.pk]))
+
+    checkin.refresh_from_db()
+    assert checkin.acknowledged_by == therapist
+    assert "Check-in alerts" not in client.get(reverse("treatments:my-day")).content.decode()
+
+
+def test_it_shows_the_check_in_on_the_patients_timeline_to_the_therapist_only(
+    client, visit, therapist, receptionist
+):
+    client.post(checkin_page(visit), answers(leg_pain="4", notes="Much better walking"))
+
+    client.force_login(therapist)
+    assert (
+        "Much better walking"
+        in client.get(reverse("patients:detail", args=[visit.patient_id])).content.decode()
+    )
+    client.force_login(receptionist)
+    assert (
+        "Much better walking"
+        not in client.get(reverse("patients:detail", args=[visit.patient_id])).content.decode()
+    )
