@@ -32,7 +32,8 @@ run: $(VENV)/.run-installed
 	$(PY) manage.py seed_demo
 	@echo; echo "  Starting the clinic at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	@echo "  Log in with a demo login above; emails are written to var/mail/."; echo
-	HOST=$(HOST) PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile.dev
+	HOST=$(HOST) PORT=$(PORT) SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} PATH="$(CURDIR)/$(BIN):$$PATH" \
+		$(BIN)/honcho start -f Procfile.dev
 
 test: $(VENV)/.dev-installed
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
 
 from scheduling import reminders
 from scheduling.models import (
@@ -9,6 +10,7 @@ from scheduling.models import (
     CalendarFeed,
     ClinicClosure,
     ClinicHours,
+    EmailWording,
     Reminder,
     Room,
     WorkingHours,
@@ -178,3 +180,14 @@ class ReminderAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(EmailWording)
+class EmailWordingAdmin(SimpleHistoryAdmin):
+    """The clinic's own wording of a patient email. Variables: patient,
+    appointment, appointments (a booking's sessions), muscles, advice,
+    next_appointment, appointment_link, checkin_url, unsubscribe_url,
+    clinic_name, clinic_phone, clinic_address. Without a wording here, the
+    default in templates/emails/ is used."""
+
+    list_display = ["kind", "subject"]

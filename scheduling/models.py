@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from patients.models import Patient
 
@@ -322,3 +323,34 @@ class Reminder(models.Model):
         return (
             f"{self.get_kind_display()} for appointment {self.appointment_id} ({self.get_status_display()})"
         )
+
+
+class EmailWording(models.Model):
+    """The clinic's own wording of one kind of patient email, replacing the
+    default in templates/emails/<kind>/ without a code change. Same template
+    language and variables; every change is kept."""
+
+    kind = models.CharField(max_length=24, choices=Reminder.Kind.choices, unique=True)
+    subject = models.CharField(
+        max_length=200, help_text="For example: Your appointment on {{ appointment.starts_at|date:'D j M' }}"
+    )
+    body_text = models.TextField("text version")
+    body_html = models.TextField("HTML version")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["kind"]
+        verbose_name = "email wording"
+
+    def __str__(self):
+        return self.get_kind_display()
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+        from django.template import Template, TemplateSyntaxError
+
+        for name in ("subject", "body_text", "body_html"):
+            try:
+                Template(getattr(self, name))
+            except TemplateSyntaxError as error:
+                raise ValidationError({name: f"This wording has a template error: {error}"}) from None

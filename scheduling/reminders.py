@@ -17,12 +17,12 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
 from django.db.models import Q
-from django.template import Context
+from django.template import Context, Template
 from django.template.loader import get_template
 from django.utils import timezone
 
 from scheduling import emails
-from scheduling.models import Appointment, Reminder
+from scheduling.models import Appointment, EmailWording, Reminder
 
 logger = logging.getLogger(__name__)
 
@@ -144,16 +144,30 @@ def message_id(reminder: Reminder) -> str:
 
 
 def render(reminder: Reminder) -> tuple[str, str, str]:
-    """Subject, text and HTML of a reminder, from templates/emails/<kind>/."""
+    """Subject, text and HTML of a reminder: the clinic's own wording if the
+    clinic admin wrote one, else templates/emails/<kind>/."""
     context = emails.context_for(reminder)
     folder = f"emails/{reminder.kind}"
+    wording = EmailWording.objects.filter(kind=reminder.kind).first()
+    if wording is not None:
+        # The clinic admin's own wording replaces the default templates.
+        sources = {
+            "subject.txt": Template(wording.subject),
+            "body.txt": Template(wording.body_text),
+            "body.html": Template(wording.body_html),
+        }
+    else:
+        sources = {
+            name: get_template(f"{folder}/{name}").template
+            for name in ("subject.txt", "body.txt", "body.html")
+        }
 
     def plain(name):
         # Text parts are not HTML: nothing in them is escaped.
-        return get_template(f"{folder}/{name}").template.render(Context(context, autoescape=False))
+        return sources[name].render(Context(context, autoescape=False))
 
     subject = " ".join(plain("subject.txt").split())
-    return subject, plain("body.txt"), get_template(f"{folder}/body.html").render(context)
+    return subject, plain("body.txt"), sources["body.html"].render(Context(context))
 
 
 def send(reminder_id: int) -> str:

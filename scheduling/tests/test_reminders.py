@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.conf import settings as django_settings
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.urls import reverse
 
@@ -20,7 +21,7 @@ from patients.models import Patient
 from patients.tests.factories import PatientFactory
 from scheduling import reminders, services, tasks
 from scheduling.availability import local
-from scheduling.models import Appointment, ClinicHours, Reminder, WorkingHours
+from scheduling.models import Appointment, ClinicHours, EmailWording, Reminder, WorkingHours
 from scheduling.tests.factories import (
     AppointmentTypeFactory,
     RoomFactory,
@@ -675,3 +676,32 @@ def test_a_tampered_unsubscribe_link_changes_nothing(client, patient):
 
     assert response.status_code in (400, 404)
     assert Patient.objects.get(pk=patient.pk).email_consent is True
+
+
+# The clinic's own wording.
+
+
+def test_it_sends_the_clinic_admins_own_wording_instead_of_the_default(book):
+    EmailWording.objects.create(
+        kind=Reminder.Kind.BOOKING_CONFIRMATION,
+        subject="Booked: {{ appointment.starts_at|date:'D j M' }} at {{ clinic_name }}",
+        body_text="Hi {{ patient.first_name }}, see you {{ appointment.starts_at|date:'l' }}. O'Neill & co.",
+        body_html="<p>Hello {{ patient.first_name }} &amp; welcome</p>",
+    )
+    appointment = book(at(NOW.date() + datetime.timedelta(days=2), 10))
+
+    dispatch()
+
+    message = email_for(rows(appointment)[Reminder.Kind.BOOKING_CONFIRMATION])
+    assert message.subject == f"Booked: Wed 18 Nov at {django_settings.CLINIC_NAME}"
+    assert message.body == f"Hi {appointment.patient.first_name}, see you Wednesday. O'Neill & co."
+    assert html_of(message) == f"<p>Hello {appointment.patient.first_name} &amp; welcome</p>"
+
+
+def test_it_refuses_wording_with_a_template_error():
+    wording = EmailWording(kind=Reminder.Kind.AFTERCARE_24H, subject="{% if %}", body_text="x", body_html="x")
+
+    with pytest.raises(ValidationError) as error:
+        wording.full_clean()
+
+    assert "template error" in str(error.value)
