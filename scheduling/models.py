@@ -290,7 +290,8 @@ class Reminder(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
+        SENDING = "sending", "Claimed for sending"
+        DELIVERING = "delivering", "Being delivered"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"

@@ -4,9 +4,11 @@ how the dispatcher sends each exactly once.
 Rows are written in the same transaction as the change that causes them
 (booking, cancelling, moving, completing a visit). Celery beat runs the
 dispatcher every minute: it claims the due rows under a lease and hands each
-id to a send task. A send marks its row sent only if it still holds it, so a
-retry, a duplicate delivery or two dispatchers at once send nothing twice; a
-row left "sending" by a dead worker is claimed again when its lease ends.
+id to a send task. A send first moves its row from "sending" to "delivering"; only
+one task can, so a retry, a duplicate delivery or two dispatchers at once
+send nothing twice. A row left "sending" or "delivering" by a dead worker is
+claimed again when its lease ends (a kill in the middle of an SMTP
+conversation can then repeat that one message).
 No Celery ETA or countdown is used: the database is the schedule.
 """
 
@@ -123,7 +125,9 @@ def claim_due(*, now=None, limit=200) -> list[int]:
     elsewhere a conditional update per row decides who got it."""
     now = now or timezone.now()
     lease_until = now + datetime.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
-    due = Q(status=Status.PENDING, due_at__lte=now) | Q(status=Status.SENDING, lease_until__lt=now)
+    due = Q(status=Status.PENDING, due_at__lte=now) | Q(
+        status__in=[Status.SENDING, Status.DELIVERING], lease_until__lt=now
+    )
     claimed = []
     with transaction.atomic():
         rows = Reminder.objects.filter(due).order_by("due_at", "id")
@@ -175,9 +179,18 @@ def send(reminder_id: int) -> str:
     reminder = Reminder.objects.select_related("appointment__patient").get(pk=reminder_id)
     if reminder.status != Status.SENDING:
         return "not claimed"  # sent, cancelled or reclaimed meanwhile
+    # Take the row for this task alone: of two tasks for the same claim (a
+    # reclaimed lease, a redelivered message) only one moves it on.
+    lease = timezone.now() + datetime.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
+    took = Reminder.objects.filter(pk=reminder.pk, status=Status.SENDING).update(
+        status=Status.DELIVERING, lease_until=lease
+    )
+    if not took:
+        return "not claimed"
+    mine = Reminder.objects.filter(pk=reminder.pk, status=Status.DELIVERING, lease_until=lease)
     patient = reminder.appointment.patient
     if not may_email(patient):
-        Reminder.objects.filter(pk=reminder.pk, status=Status.SENDING).update(status=Status.SKIPPED)
+        mine.update(status=Status.SKIPPED, lease_until=None)
         return "skipped"
     try:
         subject, text, html = render(reminder)
@@ -196,9 +209,9 @@ def send(reminder_id: int) -> str:
             message.attach(name, content, "text/calendar")
         message.send()
     except Exception as error:
-        _failed(reminder, error)
+        _failed(reminder, error, mine)
         return "failed"
-    Reminder.objects.filter(pk=reminder.pk, status=Status.SENDING).update(
+    mine.update(
         status=Status.SENT,
         sent_at=timezone.now(),
         subject=subject,
@@ -210,7 +223,7 @@ def send(reminder_id: int) -> str:
     return "sent"
 
 
-def _failed(reminder, error):
+def _failed(reminder, error, mine):
     attempts = reminder.attempts + 1
     logger.warning("reminder %s failed (attempt %s): %s", reminder.pk, attempts, error)
     if attempts >= settings.REMINDER_MAX_ATTEMPTS:
@@ -218,7 +231,7 @@ def _failed(reminder, error):
     else:
         backoff = datetime.timedelta(minutes=2 ** (attempts - 1))
         fields = {"status": Status.PENDING, "due_at": timezone.now() + backoff}
-    Reminder.objects.filter(pk=reminder.pk, status=Status.SENDING).update(
+    mine.update(
         attempts=attempts, last_error=f"{type(error).__name__}: {error}"[:2000], lease_until=None, **fields
     )
 
