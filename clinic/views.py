@@ -2,19 +2,21 @@ import datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from clinic import roles
 from clinic.models import WorkerHeartbeat
 from patients.models import Patient
-from scheduling.models import Appointment, Room
-from treatments.models import AdverseEvent
+from scheduling.models import Appointment, Reminder, Room
+from treatments.models import AdverseEvent, AftercareCheckIn
 
 # A worker that has not run the every-minute heartbeat for this long is shown as down.
 HEARTBEAT_STALE_AFTER = datetime.timedelta(minutes=3)
 SERIOUS_EVENTS_SHOWN_FOR = datetime.timedelta(days=90)
+# A pending reminder this late means the dispatcher (every minute) is not running.
+OVERDUE_AFTER = datetime.timedelta(minutes=5)
 
 
 @login_required
@@ -78,6 +80,20 @@ def dashboard(request):
     )
     heartbeat = WorkerHeartbeat.objects.first()
     worker_is_up = heartbeat is not None and (timezone.now() - heartbeat.last_seen_at < HEARTBEAT_STALE_AFTER)
+    now = timezone.now()
+    midnight = timezone.make_aware(datetime.datetime.combine(today, datetime.time.min))
+    outbox = Reminder.objects.aggregate(
+        pending=Count("id", filter=Q(status=Reminder.Status.PENDING)),
+        overdue=Count("id", filter=Q(status=Reminder.Status.PENDING, due_at__lt=now - OVERDUE_AFTER)),
+        oldest_overdue=Min(
+            "due_at", filter=Q(status=Reminder.Status.PENDING, due_at__lt=now - OVERDUE_AFTER)
+        ),
+        sent_today=Count("id", filter=Q(status=Reminder.Status.SENT, sent_at__gte=midnight)),
+        failed=Count("id", filter=Q(status=Reminder.Status.FAILED)),
+    )
+    oldest = outbox["oldest_overdue"]
+    outbox["overdue_minutes"] = int((now - oldest).total_seconds() // 60) if oldest else None
+    checkin_alerts = AftercareCheckIn.objects.filter(alert=True, acknowledged_at__isnull=True).count()
     return render(
         request,
         "clinic/dashboard.html",
@@ -89,5 +105,7 @@ def dashboard(request):
             "serious_events": serious_events,
             "heartbeat": heartbeat,
             "worker_is_up": worker_is_up,
+            "outbox": outbox,
+            "checkin_alerts": checkin_alerts,
         },
     )

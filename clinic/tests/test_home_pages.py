@@ -13,8 +13,9 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from scheduling.models import Appointment
+from scheduling.models import Appointment, Reminder
 from scheduling.tests.factories import AppointmentFactory
+from treatments.models import AftercareCheckIn
 
 # Declared for the whole module: some tests only reach the database through
 # request.getfixturevalue(), which pytest-django cannot see when it orders tests.
@@ -188,7 +189,7 @@ def book_today(count, therapists, *, first=0):
     [
         ("receptionist", "scheduling:front-desk", 6),
         ("therapist", "treatments:my-day", 7),
-        ("clinic_admin", "clinic:dashboard", 8),
+        ("clinic_admin", "clinic:dashboard", 10),
     ],
 )
 def test_it_renders_a_busy_day_in_as_few_queries_as_a_quiet_one(
@@ -227,3 +228,42 @@ def test_it_keeps_the_whole_day_at_the_front_desk_when_the_clocks_go_back(client
     assert "Maria Alvarez" in text
     assert "James Brooks" in text
     assert "Aisha Khan" not in text
+
+
+# The health of the patient emails on the dashboard.
+
+
+def test_it_shows_the_outbox_and_check_in_alerts_on_the_dashboard(client, clinic_admin):
+    kinds = iter(Reminder.Kind.values)
+
+    def reminder(status, **fields):
+        appointment = AppointmentFactory(starts_at=at(TODAY, 8 + len(Reminder.objects.all())))
+        return Reminder.objects.create(
+            appointment=appointment, kind=next(kinds, "booking_confirmation"), status=status, **fields
+        )
+
+    reminder(Reminder.Status.PENDING, due_at=NOON - datetime.timedelta(minutes=42))
+    reminder(Reminder.Status.PENDING, due_at=NOON + datetime.timedelta(hours=3))
+    reminder(Reminder.Status.SENT, due_at=NOON, sent_at=NOON - datetime.timedelta(hours=1))
+    reminder(Reminder.Status.FAILED, due_at=NOON, last_error="SMTPServerDisconnected")
+    AftercareCheckIn.objects.create(
+        appointment=AppointmentFactory(starts_at=at(YESTERDAY, 9)), soreness=7, leg_pain=8, alert=True
+    )
+    client.force_login(clinic_admin)
+
+    text = page_text(client.get(reverse("clinic:dashboard")))
+
+    assert "Waiting to be sent 2" in text
+    assert "Sent today 1" in text
+    assert "Failed 1: see the outbox" in text
+    assert "1 overdue, the oldest by 42 minutes" in text
+    assert "Check-in alerts open 1" in text
+
+
+def test_it_shows_a_quiet_outbox_as_healthy(client, clinic_admin):
+    client.force_login(clinic_admin)
+
+    text = page_text(client.get(reverse("clinic:dashboard")))
+
+    assert "Failed 0" in text
+    assert "Oldest overdue none" in text
