@@ -9,6 +9,9 @@ RECEPTIONIST = "Receptionist"
 THERAPIST = "Therapist"
 CLINIC_ADMIN = "Clinic admin"
 ROLES = (RECEPTIONIST, THERAPIST, CLINIC_ADMIN)
+# Who works the front desk, and everyone on the staff.
+FRONT_DESK = (RECEPTIONIST, CLINIC_ADMIN)
+STAFF = ROLES
 
 # The page each role lands on after login (URL names).
 HOME_PAGES = {

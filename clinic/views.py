@@ -9,6 +9,7 @@ from django.utils import timezone
 from clinic import roles
 from clinic.models import WorkerHeartbeat
 from patients.models import Patient
+from scheduling.availability import local
 from scheduling.models import Appointment, Reminder, Room
 from treatments.models import AdverseEvent, AftercareCheckIn
 
@@ -65,9 +66,7 @@ def dashboard(request):
         total=Count("id"),
         new_this_week=Count(
             "id",
-            filter=Q(
-                created_at__gte=timezone.make_aware(datetime.datetime.combine(week_start, datetime.time.min))
-            ),
+            filter=Q(created_at__gte=local(week_start, datetime.time.min)),
         ),
     )
     serious_events = (
@@ -81,7 +80,7 @@ def dashboard(request):
     heartbeat = WorkerHeartbeat.objects.first()
     worker_is_up = heartbeat is not None and (timezone.now() - heartbeat.last_seen_at < HEARTBEAT_STALE_AFTER)
     now = timezone.now()
-    midnight = timezone.make_aware(datetime.datetime.combine(today, datetime.time.min))
+    midnight = local(today, datetime.time.min)
     outbox = Reminder.objects.aggregate(
         pending=Count("id", filter=Q(status=Reminder.Status.PENDING)),
         overdue=Count("id", filter=Q(status=Reminder.Status.PENDING, due_at__lt=now - OVERDUE_AFTER)),

@@ -13,8 +13,6 @@ from patients.models import ODI_SECTIONS, Assessment, Consent, Patient, Screenin
 from patients.models import ScreeningCategory as Category
 from patients.services import PatientRecordError
 
-STAFF = (roles.RECEPTIONIST, roles.THERAPIST, roles.CLINIC_ADMIN)
-FRONT_DESK = (roles.RECEPTIONIST, roles.CLINIC_ADMIN)
 PAGE_SIZE = 50
 
 
@@ -52,7 +50,7 @@ def get_patient_for_consent(request, pk):
     return patient
 
 
-@roles.role_required(*STAFF)
+@roles.role_required(*roles.STAFF)
 def patient_list(request):
     """Everyone: find a patient by name, date of birth, phone or email."""
     form = PatientSearchForm(request.GET)
@@ -70,7 +68,7 @@ def patient_list(request):
     )
 
 
-@roles.role_required(*FRONT_DESK)
+@roles.role_required(*roles.FRONT_DESK)
 def patient_register(request):
     """Receptionist and clinic admin: register a patient, warned of a likely duplicate."""
     form = PatientForm(request.POST or None, user=request.user)
@@ -85,7 +83,7 @@ def patient_register(request):
     )
 
 
-@roles.role_required(*FRONT_DESK)
+@roles.role_required(*roles.FRONT_DESK)
 def patient_edit(request, pk):
     """Receptionist and clinic admin: change a patient's details."""
     patient = get_patient(pk)
@@ -101,7 +99,7 @@ def patient_edit(request, pk):
 
 
 @require_POST
-@roles.role_required(*FRONT_DESK)
+@roles.role_required(*roles.FRONT_DESK)
 def patient_archive(request, pk):
     """Receptionist and clinic admin: archive a patient (records are kept)."""
     patient = get_patient(pk)
@@ -115,7 +113,7 @@ def patient_archive(request, pk):
 
 
 @require_POST
-@roles.role_required(*FRONT_DESK)
+@roles.role_required(*roles.FRONT_DESK)
 def patient_restore(request, pk):
     patient = get_patient(pk)
     services.patient_restore(patient=patient)
@@ -123,7 +121,7 @@ def patient_restore(request, pk):
     return redirect(patient)
 
 
-@roles.role_required(*STAFF)
+@roles.role_required(*roles.STAFF)
 def patient_detail(request, pk):
     """Everyone: the patient's details and timeline. Clinical entries only
     for those who may read them (the read is logged); the front desk sees

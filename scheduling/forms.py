@@ -8,7 +8,7 @@ from django.utils.dateparse import parse_date, parse_time
 from clinic import roles
 from patients.models import Patient
 from scheduling.availability import local
-from scheduling.models import AppointmentType, Room
+from scheduling.models import Appointment, AppointmentType, Room
 
 # How far from today the schedule pages and forms accept a day.
 BOOKING_HORIZON = datetime.timedelta(days=366)
@@ -108,3 +108,10 @@ class RescheduleForm(forms.Form):
             if data["day"] > timezone.localdate() + BOOKING_HORIZON:
                 raise forms.ValidationError("Book at most a year ahead.")
         return data
+
+
+def cancelled_by_from(data):
+    """Who cancelled, as posted by the front desk's "by patient / by clinic"
+    choice; the patient unless it says otherwise."""
+    value = data.get("cancelled_by")
+    return value if value in Appointment.CancelledBy.values else Appointment.CancelledBy.PATIENT

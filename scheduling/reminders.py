@@ -24,6 +24,7 @@ from django.template.loader import get_template
 from django.utils import timezone
 
 from scheduling import emails
+from scheduling.availability import local
 from scheduling.models import Appointment, EmailWording, Reminder
 
 logger = logging.getLogger(__name__)
@@ -39,15 +40,15 @@ AFTERCARE_DELAYS = {
 def deliverable(moment: datetime.datetime) -> datetime.datetime:
     """The moment itself, or 08:00 clinic time if it falls in the quiet hours
     (21:00 to 08:00): no email reaches a patient at night."""
-    local = timezone.localtime(moment)
+    wall = timezone.localtime(moment)
     start, end = settings.REMINDER_QUIET_HOURS
-    if local.hour >= start:
-        day = local.date() + datetime.timedelta(days=1)
-    elif local.hour < end:
-        day = local.date()
+    if wall.hour >= start:
+        day = wall.date() + datetime.timedelta(days=1)
+    elif wall.hour < end:
+        day = wall.date()
     else:
         return moment
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(end)))
+    return local(day, datetime.time(end))
 
 
 def may_email(patient) -> bool:

@@ -3,16 +3,9 @@ styled by the packaged Bootstrap (no CDN)."""
 
 import pytest
 
-from clinic.tests.factories import PASSWORD
+from clinic.tests.browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-def log_in(page, live_server, user):
-    page.goto(f"{live_server.url}/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
 
 
 @pytest.mark.parametrize(

@@ -7,36 +7,18 @@ also prove that every control is labelled. SCREENSHOTS=1 saves each result
 page under VAR_DIR/screenshots/ (var/screenshots/ by default).
 """
 
-import os
 import re
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import expect
 
-from clinic.tests.factories import PASSWORD
+from clinic.tests.browser import log_in, screenshot
 from patients.models import Screening, ScreeningItem
 from patients.tests.factories import PatientFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 DIABETES_NOTE = "Checked feet and skin; glucose tablets at hand; strict asepsis."
-
-
-def log_in(page, live_server, user):
-    page.goto(f"{live_server.url}/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    # The home page's navigation shows once the login went through.
-    page.get_by_role("link", name="Patients").wait_for()
-
-
-def screenshot(page, name):
-    if os.environ.get("SCREENSHOTS") == "1":
-        folder = settings.VAR_DIR / "screenshots"
-        folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=folder / f"{name}.png", full_page=True)
 
 
 def question_group(page, text):

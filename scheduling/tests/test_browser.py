@@ -9,18 +9,16 @@ SCREENSHOTS=1 saves each step's page under VAR_DIR/screenshots/.
 """
 
 import datetime
-import os
 import re
 import time
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from playwright.sync_api import expect
 
 from clinic.tests import factories as people
-from clinic.tests.factories import PASSWORD
+from clinic.tests.browser import log_in, screenshot
 from patients.tests.factories import PatientFactory
 from scheduling.models import Appointment, Room, WorkingHours
 from scheduling.tests.factories import WorkingHoursExceptionFactory
@@ -30,22 +28,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, seria
 
 FOLLOW_UP = "Follow-up (45 min)"
 TEN = datetime.time(10)
-
-
-def log_in(page, live_server, user):
-    page.goto(f"{live_server.url}/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    # The home page's navigation shows once the login went through.
-    page.get_by_role("link", name="Patients").first.wait_for()
-
-
-def screenshot(page, name):
-    if os.environ.get("SCREENSHOTS") == "1":
-        folder = settings.VAR_DIR / "screenshots"
-        folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=folder / f"{name}.png", full_page=True)
 
 
 def field(page, label):

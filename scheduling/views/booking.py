@@ -8,10 +8,15 @@ from django.views.decorators.http import require_POST
 from clinic import roles
 from patients.models import Patient
 from scheduling import availability, services
-from scheduling.forms import AppointmentForm, RescheduleForm, day_from, therapists, time_from
+from scheduling.forms import (
+    AppointmentForm,
+    RescheduleForm,
+    cancelled_by_from,
+    day_from,
+    therapists,
+    time_from,
+)
 from scheduling.models import Appointment, AppointmentSeries, AppointmentType, Room
-
-FRONT_DESK = (roles.RECEPTIONIST, roles.CLINIC_ADMIN)
 
 
 def free_rooms(starts_at, ends_at):
@@ -20,7 +25,7 @@ def free_rooms(starts_at, ends_at):
     return Room.objects.filter(is_active=True).exclude(pk__in=taken)
 
 
-@roles.role_required(*FRONT_DESK)
+@roles.role_required(*roles.FRONT_DESK)
 def appointment_book(request, patient_pk):
     """Receptionist and clinic admin: book one appointment for a patient,
     choosing from the therapist's free slots and the free rooms."""
@@ -92,7 +97,7 @@ def _slots_and_rooms(form):
     return {"free_slots": slots, "free_rooms": rooms}
 
 
-@roles.role_required(*FRONT_DESK)
+@roles.role_required(*roles.FRONT_DESK)
 def appointment_reschedule(request, pk):
     """Receptionist and clinic admin: move an upcoming appointment; its
     history keeps where it was."""
@@ -142,13 +147,11 @@ def appointment_reschedule(request, pk):
 
 
 @require_POST
-@roles.role_required(*FRONT_DESK)
+@roles.role_required(*roles.FRONT_DESK)
 def series_cancel_rest(request, pk):
     """Receptionist and clinic admin: cancel every upcoming appointment of a series."""
     series = get_object_or_404(AppointmentSeries, pk=pk)
-    cancelled_by = request.POST.get("cancelled_by")
-    if cancelled_by not in Appointment.CancelledBy.values:
-        cancelled_by = Appointment.CancelledBy.PATIENT
+    cancelled_by = cancelled_by_from(request.POST)
     count = services.series_cancel_rest(series=series, cancelled_by=cancelled_by, user=request.user)
     messages.success(
         request, f"Cancelled {count} upcoming appointment{'s' if count != 1 else ''} of the series."

@@ -13,7 +13,6 @@ from clinic import roles
 from scheduling import calendar, services
 from scheduling.models import Appointment, CalendarFeed
 
-STAFF = (roles.RECEPTIONIST, roles.THERAPIST, roles.CLINIC_ADMIN)
 FEED_PAST = datetime.timedelta(days=30)
 FEED_AHEAD = datetime.timedelta(days=180)
 FEED_REFRESH_HOURS = 1
@@ -27,7 +26,7 @@ def ics_response(calendar_, filename=None):
 
 
 @require_safe
-@roles.role_required(*STAFF)
+@roles.role_required(*roles.STAFF)
 def appointment_ics(request, pk):
     """Receptionist, therapist and clinic admin: one appointment as an .ics
     file, as the patient would receive it (no names, nothing clinical)."""

@@ -9,11 +9,10 @@ from django.views.decorators.http import require_POST
 
 from clinic import roles
 from scheduling import services
-from scheduling.forms import day_from, therapists
+from scheduling.availability import local
+from scheduling.forms import cancelled_by_from, day_from, therapists
 from scheduling.models import Appointment
 from scheduling.services import SchedulingError
-
-FRONT_DESK = (roles.RECEPTIONIST, roles.CLINIC_ADMIN)
 
 
 def _day(request):
@@ -40,7 +39,7 @@ def _columns(day):
     return [(therapist, by_therapist.get(therapist.pk, [])) for therapist in people], appointments
 
 
-@roles.role_required(*FRONT_DESK)
+@roles.role_required(*roles.FRONT_DESK)
 def front_desk(request):
     """Receptionist and clinic admin: the day at the front desk, a column per
     therapist, with check-in, no-show and cancel one click away."""
@@ -67,7 +66,7 @@ def front_desk(request):
     )
 
 
-@roles.role_required(*FRONT_DESK)
+@roles.role_required(*roles.FRONT_DESK)
 def day_sheet(request):
     """Receptionist and clinic admin: the day's appointments, for printing."""
     day = _day(request)
@@ -75,14 +74,14 @@ def day_sheet(request):
     return render(request, "scheduling/day_sheet.html", {"day": day, "columns": columns})
 
 
-@roles.role_required(roles.THERAPIST, *FRONT_DESK)
+@roles.role_required(roles.THERAPIST, *roles.FRONT_DESK)
 def week(request):
     """A therapist's week, Monday to Sunday: their own for a therapist; any
     therapist's for the front desk (?therapist=id)."""
     day = _day(request)
     monday = day - datetime.timedelta(days=day.weekday())
     choices = list(therapists())
-    if roles.is_therapist(request.user) and not roles.has_role(request.user, *FRONT_DESK):
+    if roles.is_therapist(request.user) and not roles.has_role(request.user, *roles.FRONT_DESK):
         therapist = request.user
     else:
         wanted = request.GET.get("therapist", "")
@@ -90,7 +89,7 @@ def week(request):
     days = [monday + datetime.timedelta(days=n) for n in range(7)]
     appointments = []
     if therapist is not None:
-        start = timezone.make_aware(datetime.datetime.combine(monday, datetime.time.min))
+        start = local(monday, datetime.time.min)
         appointments = (
             Appointment.objects.filter(
                 therapist=therapist, starts_at__gte=start, starts_at__lt=start + datetime.timedelta(days=7)
@@ -143,23 +142,21 @@ def _act(request, pk, action):
 
 
 @require_POST
-@roles.role_required(*FRONT_DESK)
+@roles.role_required(*roles.FRONT_DESK)
 def appointment_check_in(request, pk):
     return _act(request, pk, lambda a: services.appointment_check_in(appointment=a, user=request.user))
 
 
 @require_POST
-@roles.role_required(*FRONT_DESK)
+@roles.role_required(*roles.FRONT_DESK)
 def appointment_no_show(request, pk):
     return _act(request, pk, lambda a: services.appointment_mark_no_show(appointment=a, user=request.user))
 
 
 @require_POST
-@roles.role_required(*FRONT_DESK)
+@roles.role_required(*roles.FRONT_DESK)
 def appointment_cancel(request, pk):
-    cancelled_by = request.POST.get("cancelled_by")
-    if cancelled_by not in Appointment.CancelledBy.values:
-        cancelled_by = Appointment.CancelledBy.PATIENT
+    cancelled_by = cancelled_by_from(request.POST)
     return _act(
         request,
         pk,

@@ -9,15 +9,13 @@ each step's page under VAR_DIR/screenshots/ (var/screenshots/ by default).
 """
 
 import datetime
-import os
 import re
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from clinic.tests.factories import PASSWORD
+from clinic.tests.browser import log_in, screenshot
 from patients.tests.factories import AssessmentFactory
 from scheduling.models import Appointment
 from treatments.models import SessionChart, TreatmentPlan
@@ -26,22 +24,6 @@ from treatments.tests import factories
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 AMENDMENT_REASON = "Leg pain after needling re-checked at the end of the visit: it was 5."
-
-
-def log_in(page, live_server, user):
-    page.goto(f"{live_server.url}/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    # A therapist lands on their day once the login went through.
-    expect(page.get_by_role("heading", level=1, name=re.compile("^My day"))).to_be_visible()
-
-
-def screenshot(page, name):
-    if os.environ.get("SCREENSHOTS") == "1":
-        folder = settings.VAR_DIR / "screenshots"
-        folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=folder / f"{name}.png", full_page=True)
 
 
 def question_group(page, text):
