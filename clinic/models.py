@@ -1,4 +1,10 @@
+import datetime
+
 from django.db import models
+from django.utils import timezone
+
+# A worker that has not run the every-minute heartbeat for this long is shown as down.
+HEARTBEAT_STALE_AFTER = datetime.timedelta(minutes=3)
 
 
 class WorkerHeartbeat(models.Model):
@@ -13,3 +19,6 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self):
         return f"{self.worker} at {self.last_seen_at:%Y-%m-%d %H:%M:%S}"
+
+    def is_recent(self):
+        return timezone.now() - self.last_seen_at < HEARTBEAT_STALE_AFTER

@@ -6,6 +6,9 @@ from clinic import views
 
 clinic_patterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/monthly/", views.monthly_report, name="monthly-report"),
+    path("figures/mine/", views.my_figures, name="my-figures"),
+    path("figures/front-desk/", views.front_desk_figures, name="front-desk-figures"),
     path("no-role/", views.no_role, name="no-role"),
 ]
 

@@ -1,23 +1,17 @@
+import csv
 import datetime
+from urllib.parse import urlencode
 
-from django.contrib.auth import get_user_model
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Min, Q
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from clinic import roles
+from clinic import reports, roles
+from clinic.forms import PeriodForm
 from clinic.models import WorkerHeartbeat
-from patients.models import Patient
-from scheduling.availability import local
-from scheduling.models import Appointment, Reminder, Room
-from treatments.models import AdverseEvent, AftercareCheckIn
-
-# A worker that has not run the every-minute heartbeat for this long is shown as down.
-HEARTBEAT_STALE_AFTER = datetime.timedelta(minutes=3)
-SERIOUS_EVENTS_SHOWN_FOR = datetime.timedelta(days=90)
-# A pending reminder this late means the dispatcher (every minute) is not running.
-OVERDUE_AFTER = datetime.timedelta(minutes=5)
+from scheduling.models import Room
 
 
 @login_required
@@ -35,76 +29,177 @@ def no_role(request):
     return render(request, "clinic/no_role.html")
 
 
+def period_from(request, *, with_therapist=True):
+    """The period (and therapist) asked for in the query string; bad input
+    gets a message and the default, this week."""
+    form = PeriodForm(request.GET, with_therapist=with_therapist)
+    period = form.period()
+    therapist = form.chosen_therapist() if with_therapist else None
+    for problem in form.problems():
+        messages.warning(request, problem)
+    shown = PeriodForm(
+        initial={"first": period.first, "last": period.last, "therapist": therapist},
+        with_therapist=with_therapist,
+    )
+    return period, therapist, shown
+
+
+def presets(today):
+    """Quick picks beside the date range."""
+    this_week = reports.Period.this_week(today)
+    last_week_day = this_week.first - datetime.timedelta(days=1)
+    last_month_day = today.replace(day=1) - datetime.timedelta(days=1)
+    picks = [
+        ("This week", this_week),
+        ("Last week", reports.Period.this_week(last_week_day)),
+        ("This month", reports.Period.month(today.year, today.month)),
+        ("Last month", reports.Period.month(last_month_day.year, last_month_day.month)),
+        ("Last 30 days", reports.Period(today - datetime.timedelta(days=29), today)),
+        ("Last 12 months", reports.Period(today.replace(day=1) - datetime.timedelta(days=335), today)),
+    ]
+    return [(label, urlencode({"first": p.first, "last": p.last})) for label, p in picks]
+
+
+def page_or_csv(request, template, context):
+    """The page, or one of its tables as CSV when ?csv=<table> is asked for."""
+    wanted = request.GET.get("csv")
+    if wanted is None:
+        return render(request, template, context)
+    for panel in context["panels"].values():
+        for table in panel.tables:
+            if table.slug == wanted:
+                period = context["period"]
+                response = HttpResponse(content_type="text/csv; charset=utf-8")
+                response["Content-Disposition"] = (
+                    f'attachment; filename="{table.slug}-{period.first:%Y%m%d}-{period.last:%Y%m%d}.csv"'
+                )
+                writer = csv.writer(response)
+                writer.writerow(table.headers)
+                writer.writerows(["" if value is None else value for value in row] for row in table.rows)
+                return response
+    raise Http404("No such table on this page.")
+
+
+def query_of(period, therapist=None):
+    query = {"first": period.first, "last": period.last}
+    if therapist is not None:
+        query["therapist"] = therapist.pk
+    return urlencode(query)
+
+
 @roles.role_required(roles.CLINIC_ADMIN)
 def dashboard(request):
-    """Clinic admin: today's schedule per therapist and the health of the clinic."""
+    """Clinic admin: the whole clinic over a period, panel by panel."""
+    period, therapist, form = period_from(request)
     today = timezone.localdate()
-    today_appointments = Appointment.objects.on_day(today)
-    status = Appointment.Status
-    in_today = Q(appointments__in=today_appointments)
-
-    def today_with(status_value):
-        return Count("appointments", filter=in_today & Q(appointments__status=status_value))
-
-    therapists = (
-        get_user_model()
-        .objects.filter(groups__name=roles.THERAPIST, is_active=True)
-        .annotate(
-            total=Count(
-                "appointments",
-                filter=in_today & ~Q(appointments__status=status.CANCELLED),
-            ),
-            checked_in=today_with(status.CHECKED_IN),
-            completed=today_with(status.COMPLETED),
-            no_shows=today_with(status.NO_SHOW),
-            cancelled=today_with(status.CANCELLED),
-        )
-        .order_by("last_name", "first_name")
-    )
-    week_start = today - datetime.timedelta(days=today.weekday())
-    patients = Patient.objects.active().aggregate(
-        total=Count("id"),
-        new_this_week=Count(
-            "id",
-            filter=Q(created_at__gte=local(week_start, datetime.time.min)),
-        ),
-    )
-    serious_events = (
-        AdverseEvent.objects.filter(
-            kind__in=AdverseEvent.SERIOUS,
-            chart__appointment__starts_at__gte=timezone.now() - SERIOUS_EVENTS_SHOWN_FOR,
-        )
-        .select_related("chart__plan__patient", "chart__therapist", "chart__appointment")
-        .order_by("-chart__appointment__starts_at")
-    )
+    therapist_rows = list(reports.therapists(therapist))
     heartbeat = WorkerHeartbeat.objects.first()
-    worker_is_up = heartbeat is not None and (timezone.now() - heartbeat.last_seen_at < HEARTBEAT_STALE_AFTER)
-    now = timezone.now()
-    midnight = local(today, datetime.time.min)
-    outbox = Reminder.objects.aggregate(
-        pending=Count("id", filter=Q(status=Reminder.Status.PENDING)),
-        overdue=Count("id", filter=Q(status=Reminder.Status.PENDING, due_at__lt=now - OVERDUE_AFTER)),
-        oldest_overdue=Min(
-            "due_at", filter=Q(status=Reminder.Status.PENDING, due_at__lt=now - OVERDUE_AFTER)
-        ),
-        sent_today=Count("id", filter=Q(status=Reminder.Status.SENT, sent_at__gte=midnight)),
-        failed=Count("id", filter=Q(status=Reminder.Status.FAILED)),
-    )
-    oldest = outbox["oldest_overdue"]
-    outbox["overdue_minutes"] = int((now - oldest).total_seconds() // 60) if oldest else None
-    checkin_alerts = AftercareCheckIn.objects.filter(alert=True, acknowledged_at__isnull=True).count()
-    return render(
+    panels = {
+        "today": reports.today_panel(today=today, therapist=therapist),
+        "reminders": reports.reminders_panel(),
+        "utilisation": reports.utilisation_panel(period, therapist_rows=therapist_rows),
+        "attendance": reports.attendance_panel(period, therapist=therapist),
+        "patients": reports.patients_panel(period, therapist=therapist),
+        "plans": reports.plans_panel(period, therapist=therapist),
+        "outcomes": reports.outcomes_panel(period, therapist=therapist, therapist_rows=therapist_rows),
+        "safety": reports.safety_panel(period, therapist=therapist),
+    }
+    return page_or_csv(
         request,
         "clinic/dashboard.html",
         {
             "today": today,
-            "therapists": therapists,
-            "patients": patients,
+            "period": period,
+            "therapist": therapist,
+            "form": form,
+            "presets": presets(today),
+            "query": query_of(period, therapist),
+            "panels": panels,
+            "serious_events": reports.recent_serious_events(),
             "active_rooms": Room.objects.filter(is_active=True).count(),
-            "serious_events": serious_events,
             "heartbeat": heartbeat,
-            "worker_is_up": worker_is_up,
-            "outbox": outbox,
-            "checkin_alerts": checkin_alerts,
+            "worker_is_up": heartbeat is not None and heartbeat.is_recent(),
+        },
+    )
+
+
+@roles.role_required(roles.CLINIC_ADMIN)
+def monthly_report(request):
+    """Clinic admin: a month's figures on one print-styled page."""
+    today = timezone.localdate()
+    try:
+        month = datetime.date.fromisoformat(request.GET.get("month", "") + "-01")
+    except ValueError:
+        if "month" in request.GET:
+            messages.warning(request, "Pick a month as year and month, e.g. 2026-11; showing this month.")
+        month = today
+    period = reports.Period.month(month.year, month.month)
+    therapist_rows = list(reports.therapists())
+    panels = {
+        "attendance": reports.attendance_panel(period),
+        "utilisation": reports.utilisation_panel(period, therapist_rows=therapist_rows),
+        "patients": reports.patients_panel(period),
+        "plans": reports.plans_panel(period),
+        "outcomes": reports.outcomes_panel(period, therapist_rows=therapist_rows),
+        "safety": reports.safety_panel(period),
+    }
+    previous = period.first - datetime.timedelta(days=1)
+    following = period.last + datetime.timedelta(days=1)
+    return render(
+        request,
+        "clinic/monthly_report.html",
+        {
+            "period": period,
+            "panels": panels,
+            "query": query_of(period),
+            "generated_at": timezone.now(),
+            "report": True,
+            "previous_month": f"{previous:%Y-%m}",
+            "next_month": f"{following:%Y-%m}" if following <= today else None,
+        },
+    )
+
+
+@roles.role_required(roles.THERAPIST)
+def my_figures(request):
+    """Therapist: their own caseload, outcomes and unsigned charts."""
+    period, _, form = period_from(request, with_therapist=False)
+    me = request.user
+    panels = {
+        "caseload": reports.caseload_panel(me),
+        "outcomes": reports.outcomes_panel(period, therapist=me),
+        "attendance": reports.attendance_panel(period, therapist=me),
+    }
+    return page_or_csv(
+        request,
+        "clinic/my_figures.html",
+        {
+            "period": period,
+            "form": form,
+            "presets": presets(timezone.localdate()),
+            "query": query_of(period),
+            "panels": panels,
+            "unsigned_charts": reports.unsigned_charts(me),
+        },
+    )
+
+
+@roles.role_required(*roles.FRONT_DESK)
+def front_desk_figures(request):
+    """Front desk: today's appointments and the no-shows, nothing clinical."""
+    period, _, form = period_from(request, with_therapist=False)
+    panels = {
+        "today": reports.today_panel(clinical=False),
+        "attendance": reports.attendance_panel(period),
+    }
+    return page_or_csv(
+        request,
+        "clinic/front_desk_figures.html",
+        {
+            "period": period,
+            "form": form,
+            "presets": presets(timezone.localdate()),
+            "query": query_of(period),
+            "panels": panels,
         },
     )

@@ -36,30 +36,80 @@ def _intersect(windows, others):
     return result
 
 
-def clinic_windows(day: datetime.date) -> list[tuple[datetime.datetime, datetime.datetime]]:
-    """When the clinic is open on a day; none on a closure."""
-    if ClinicClosure.objects.filter(date=day).exists():
+def _opening_window(day, opening, closed):
+    if closed or opening is None:
         return []
-    hours = ClinicHours.objects.filter(weekday=day.weekday()).first()
-    if hours is None:
-        return []
-    return [(local(day, hours.opens_at), local(day, hours.closes_at))]
+    return [(local(day, opening.opens_at), local(day, opening.closes_at))]
 
 
-def working_windows(therapist, day: datetime.date) -> list[tuple[datetime.datetime, datetime.datetime]]:
-    """When a therapist works on a day: a changed day or a day off replaces the
-    regular hours; either way only while the clinic is open."""
-    exception = WorkingHoursException.objects.filter(therapist=therapist, date=day).first()
+def _therapist_windows(day, blocks, exception, opening_window):
+    """A changed day or a day off replaces the regular hours; either way only
+    while the clinic is open."""
     if exception is not None:
         windows = (
             [] if exception.is_day_off else [(local(day, exception.starts_at), local(day, exception.ends_at))]
         )
     else:
-        windows = [
-            (local(day, block.starts_at), local(day, block.ends_at))
-            for block in WorkingHours.objects.filter(therapist=therapist, weekday=day.weekday())
-        ]
-    return _intersect(windows, clinic_windows(day))
+        windows = [(local(day, block.starts_at), local(day, block.ends_at)) for block in blocks]
+    return _intersect(windows, opening_window)
+
+
+def clinic_windows(day: datetime.date) -> list[tuple[datetime.datetime, datetime.datetime]]:
+    """When the clinic is open on a day; none on a closure."""
+    closed = ClinicClosure.objects.filter(date=day).exists()
+    return _opening_window(day, ClinicHours.objects.filter(weekday=day.weekday()).first(), closed)
+
+
+def working_windows(therapist, day: datetime.date) -> list[tuple[datetime.datetime, datetime.datetime]]:
+    """When a therapist works on a day."""
+    exception = WorkingHoursException.objects.filter(therapist=therapist, date=day).first()
+    blocks = WorkingHours.objects.filter(therapist=therapist, weekday=day.weekday())
+    return _therapist_windows(day, blocks, exception, clinic_windows(day))
+
+
+def _minutes(windows):
+    return sum(int((end - start).total_seconds() // 60) for start, end in windows)
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Minutes each therapist works and the clinic is open, per local day."""
+
+    therapist_minutes: dict[tuple[int, datetime.date], int]
+    opening_minutes: dict[datetime.date, int]
+
+
+def capacity(therapist_ids, first_day: datetime.date, last_day: datetime.date) -> Capacity:
+    """Working and opening minutes for every day of a range, in four queries
+    whatever its length: the weekly pattern is read once and laid over the days."""
+    openings = {hours.weekday: hours for hours in ClinicHours.objects.all()}
+    closures = set(
+        ClinicClosure.objects.filter(date__range=(first_day, last_day)).values_list("date", flat=True)
+    )
+    blocks = {}
+    for block in WorkingHours.objects.filter(therapist_id__in=therapist_ids):
+        blocks.setdefault((block.therapist_id, block.weekday), []).append(block)
+    exceptions = {
+        (exception.therapist_id, exception.date): exception
+        for exception in WorkingHoursException.objects.filter(
+            therapist_id__in=therapist_ids, date__range=(first_day, last_day)
+        )
+    }
+    therapist_minutes, opening_minutes = {}, {}
+    day = first_day
+    while day <= last_day:
+        opening = _opening_window(day, openings.get(day.weekday()), day in closures)
+        opening_minutes[day] = _minutes(opening)
+        for therapist_id in therapist_ids:
+            windows = _therapist_windows(
+                day,
+                blocks.get((therapist_id, day.weekday()), []),
+                exceptions.get((therapist_id, day)),
+                opening,
+            )
+            therapist_minutes[therapist_id, day] = _minutes(windows)
+        day += datetime.timedelta(days=1)
+    return Capacity(therapist_minutes=therapist_minutes, opening_minutes=opening_minutes)
 
 
 def _busy(queryset, starts_at, ends_at, exclude_pk):

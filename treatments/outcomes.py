@@ -4,6 +4,11 @@ re-assessment, each change judged against the minimal important change."""
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db.models import BooleanField, Case, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThanOrEqual
+
+from clinic.aggregates import count_of
 from patients.models import Assessment
 from treatments.models import SessionChart, TreatmentPlan
 
@@ -111,6 +116,57 @@ def plan_outcomes(plan: TreatmentPlan) -> Outcomes:
         odi=odi,
         sessions_done=len(sessions),
         reassessment_due=len(sessions) >= plan.reassessment_after_session,
+    )
+
+
+def with_outcomes(plans):
+    """The figures of `plan_outcomes`, annotated on every plan by the database
+    so that reports can count and average them over thousands of plans:
+    sessions_done, leg_start, leg_end, odi_start, odi_end, leg_improvement,
+    odi_improvement, leg_meets_mic, odi_meets_mic and not_improving."""
+    signed = SessionChart.objects.filter(plan=OuterRef("pk"), signed_at__isnull=False)
+    started = Coalesce(OuterRef("activated_at"), OuterRef("created_at"))
+    assessments = Assessment.objects.filter(patient=OuterRef("patient")).order_by("-assessed_at", "-id")
+
+    def meets(condition):
+        return Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField())
+
+    return (
+        plans.annotate(
+            sessions_done=count_of(signed),
+            leg_start=Subquery(signed.order_by("session_number").values("leg_pain_before")[:1]),
+            leg_end=Subquery(signed.order_by("-session_number").values("leg_pain_after")[:1]),
+            odi_start=Subquery(assessments.filter(assessed_at__lte=started).values("odi_percent")[:1]),
+            odi_end=Subquery(
+                assessments.filter(assessed_at__gt=started, kind=Assessment.Kind.REASSESSMENT).values(
+                    "odi_percent"
+                )[:1]
+            ),
+        )
+        .annotate(
+            leg_improvement=F("leg_start") - F("leg_end"),
+            odi_improvement=F("odi_start") - F("odi_end"),
+        )
+        .annotate(
+            # 30% as whole numbers: improvement / start >= 0.30  <=>  100 * improvement >= 30 * start
+            leg_meets_mic=meets(
+                Q(leg_improvement__gte=PAIN_MIC_POINTS)
+                | Q(
+                    GreaterThanOrEqual(
+                        F("leg_improvement") * 100, F("leg_start") * int(PAIN_MIC_SHARE * 100)
+                    ),
+                    leg_start__gt=0,
+                )
+            ),
+            odi_meets_mic=meets(Q(odi_improvement__gte=ODI_MIC_POINTS)),
+        )
+        .annotate(
+            not_improving=meets(
+                Q(sessions_done__gte=F("reassessment_after_session"))
+                & ~Q(leg_meets_mic=True)
+                & ~Q(odi_meets_mic=True)
+            )
+        )
     )
 
 

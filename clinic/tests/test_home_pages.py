@@ -57,10 +57,12 @@ def page_text(response):
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode())))
 
 
-def table_rows(response):
-    """The dashboard's per-therapist table: {therapist's name: [cell, ...]}."""
+def table_rows(response, table_id="today"):
+    """A table of the dashboard, by default today's per therapist: {row header: [cell, ...]}."""
     rows = {}
-    for row in re.findall(r"<tr>(.*?)</tr>", response.content.decode(), flags=re.DOTALL):
+    page = response.content.decode()
+    table = re.search(rf'<table[^>]* id="{table_id}">(.*?)</table>', page, re.DOTALL).group(1)
+    for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.DOTALL):
         cells = [
             html.unescape(cell.strip()) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.DOTALL)
         ]
@@ -154,15 +156,16 @@ def test_it_counts_each_therapists_day_by_status(client, clinic_admin, therapist
     client.force_login(clinic_admin)
     rows = table_rows(client.get(reverse("clinic:dashboard")))
 
-    # Appointments (not cancelled), checked in, completed, no-shows, cancelled.
-    assert rows[therapist.get_full_name()] == ["5", "1", "1", "1", "1"]
-    assert rows[other_therapist.get_full_name()] == ["1", "0", "1", "0", "1"]
+    # Appointments (not cancelled), still to come, checked in, completed, no-shows,
+    # cancelled, unsigned charts.
+    assert rows[therapist.get_full_name()] == ["5", "2", "1", "1", "1", "1", "0"]
+    assert rows[other_therapist.get_full_name()] == ["1", "0", "0", "1", "0", "1", "0"]
 
 
 def test_it_shows_a_therapist_with_an_empty_day_on_the_dashboard(client, clinic_admin, therapist):
     client.force_login(clinic_admin)
     rows = table_rows(client.get(reverse("clinic:dashboard")))
-    assert rows[therapist.get_full_name()] == ["0", "0", "0", "0", "0"]
+    assert rows[therapist.get_full_name()] == ["0", "0", "0", "0", "0", "0", "0"]
 
 
 def test_it_says_so_when_the_clinic_has_no_therapists(client, clinic_admin):
@@ -189,7 +192,7 @@ def book_today(count, therapists, *, first=0):
     [
         ("receptionist", "scheduling:front-desk", 6),
         ("therapist", "treatments:my-day", 7),
-        ("clinic_admin", "clinic:dashboard", 10),
+        ("clinic_admin", "clinic:dashboard", 30),
     ],
 )
 def test_it_renders_a_busy_day_in_as_few_queries_as_a_quiet_one(
