@@ -60,6 +60,15 @@ def presets(today):
     return [(label, urlencode({"first": p.first, "last": p.last})) for label, p in picks]
 
 
+def csv_cell(value):
+    """A CSV cell; text that a spreadsheet would run as a formula is quoted."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@")):
+        return "'" + value
+    return value
+
+
 def page_or_csv(request, template, context):
     """The page, or one of its tables as CSV when ?csv=<table> is asked for."""
     wanted = request.GET.get("csv")
@@ -75,7 +84,7 @@ def page_or_csv(request, template, context):
                 )
                 writer = csv.writer(response)
                 writer.writerow(table.headers)
-                writer.writerows(["" if value is None else value for value in row] for row in table.rows)
+                writer.writerows([csv_cell(value) for value in row] for row in table.rows)
                 return response
     raise Http404("No such table on this page.")
 
