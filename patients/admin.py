@@ -1,6 +1,9 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
 
+from clinic import roles
 from patients.models import (
     RED_FLAG_CATEGORIES,
     Assessment,
@@ -12,6 +15,7 @@ from patients.models import (
     ScreeningAnswer,
     ScreeningItem,
 )
+from patients.services import patient_save
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -28,6 +32,42 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class HistoryAdmin(SimpleHistoryAdmin):
+    """An admin that shows every version of a row. simple_history saves a
+    version posted from its history page with only the view permission
+    checked; here reverting needs the change permission, as any change does."""
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST" and not self.has_change_permission(request):
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class RecordInline(admin.TabularInline):
+    """Rows that are part of a clinical record (a screening's answers, a
+    chart's needlings), shown on it as they were written: whoever may read the
+    record reads them, and nobody adds, changes or deletes them here."""
+
+    extra = 0
+    can_delete = False
+
+    def has_view_permission(self, request, obj=None):
+        return self.admin_site.get_model_admin(self.parent_model).has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def therapists():
+    return get_user_model().objects.filter(groups__name=roles.THERAPIST, is_active=True)
+
+
 @admin.register(Patient)
 class PatientAdmin(admin.ModelAdmin):
     list_display = [
@@ -40,22 +80,36 @@ class PatientAdmin(admin.ModelAdmin):
         "email_consent",
         "archived_at",
     ]
-    list_filter = ["email_consent", "treating_therapist", ("archived_at", admin.EmptyFieldListFilter)]
+    list_filter = [
+        "email_consent",
+        ("treating_therapist", admin.RelatedOnlyFieldListFilter),
+        ("archived_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["last_name", "first_name", "email", "phone"]
     date_hierarchy = "created_at"
     list_select_related = ["treating_therapist"]
+    # Archiving is done on the patient's page; the consent date follows the box.
+    readonly_fields = ["email_consent_changed_at", "archived_at", "created_at"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "treating_therapist":
+            kwargs["queryset"] = therapists()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        patient_save(patient=obj, email_consent_before=form.initial.get("email_consent"))
 
     def has_delete_permission(self, request, obj=None):
-        return False
+        return False  # archived, never deleted
 
 
 @admin.register(ScreeningItem)
-class ScreeningItemAdmin(SimpleHistoryAdmin):
+class ScreeningItemAdmin(HistoryAdmin):
     """The screening rules table. Every change is kept in its history."""
 
-    list_display = ["question", "category", "is_active", "position"]
+    list_display = ["question", "code", "category", "is_active", "position"]
     list_filter = ["category", "is_active"]
-    search_fields = ["question", "code"]
+    search_fields = ["question", "code", "guidance"]
     ordering = ["position"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -68,22 +122,24 @@ class ScreeningItemAdmin(SimpleHistoryAdmin):
         return False  # answers refer to items; switch one off instead
 
 
-class ScreeningAnswerInline(admin.TabularInline):
+class ScreeningAnswerInline(RecordInline):
     model = ScreeningAnswer
     fields = ["item", "answer", "category", "acknowledgement"]
-    readonly_fields = fields
-    can_delete = False
-    extra = 0
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("item")
 
 
 @admin.register(Screening)
 class ScreeningAdmin(ReadOnlyAdmin):
-    list_display = ["patient", "therapist", "result", "signed_at", "valid_until"]
-    list_filter = ["result", ("signed_at", admin.EmptyFieldListFilter)]
+    list_display = ["patient", "therapist", "result", "created_at", "signed_at", "valid_until"]
+    list_filter = [
+        "result",
+        ("signed_at", admin.EmptyFieldListFilter),
+        ("therapist", admin.RelatedOnlyFieldListFilter),
+    ]
     search_fields = ["patient__last_name", "patient__first_name"]
+    date_hierarchy = "created_at"
     list_select_related = ["patient", "therapist"]
     inlines = [ScreeningAnswerInline]
 
@@ -94,7 +150,14 @@ class ConsentTextAdmin(admin.ModelAdmin):
     and every consent keeps pointing at the version the patient agreed to."""
 
     list_display = ["version", "title", "published_at", "published_by"]
-    fields = ["title", "body"]
+    search_fields = ["title", "body"]
+    date_hierarchy = "published_at"
+    list_select_related = ["published_by"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["title", "body"]
+        return ["version", "title", "body", "published_at", "published_by"]
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -112,21 +175,27 @@ class ConsentTextAdmin(admin.ModelAdmin):
 @admin.register(Consent)
 class ConsentAdmin(ReadOnlyAdmin):
     list_display = ["patient", "consent_text", "method", "witnessed_by", "given_at", "withdrawn_at"]
-    list_filter = ["method", "consent_text"]
+    list_filter = ["method", "consent_text", ("withdrawn_at", admin.EmptyFieldListFilter)]
+    search_fields = ["patient__last_name", "patient__first_name"]
+    date_hierarchy = "given_at"
     list_select_related = ["patient", "consent_text", "witnessed_by"]
 
 
 @admin.register(Assessment)
 class AssessmentAdmin(ReadOnlyAdmin):
     list_display = ["patient", "kind", "assessed_at", "therapist", "leg_pain", "back_pain", "odi_percent"]
-    list_filter = ["kind"]
+    list_filter = ["kind", ("therapist", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["patient__last_name", "patient__first_name"]
+    date_hierarchy = "assessed_at"
     list_select_related = ["patient", "therapist"]
 
 
 @admin.register(ClinicalRecordAccess)
 class ClinicalRecordAccessAdmin(ReadOnlyAdmin):
+    """The access log: who read which clinical record, and when."""
+
     list_display = ["accessed_at", "user", "patient", "record"]
-    list_filter = ["user"]
-    search_fields = ["record", "patient__last_name"]
+    list_filter = [("user", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["record", "patient__last_name", "patient__first_name", "user__username"]
     date_hierarchy = "accessed_at"
     list_select_related = ["user", "patient"]

@@ -1,6 +1,6 @@
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
 
+from patients.admin import HistoryAdmin, RecordInline, therapists
 from scheduling import reminders
 from scheduling.models import (
     Appointment,
@@ -29,43 +29,60 @@ class RoomAdmin(admin.ModelAdmin):
 class AppointmentTypeAdmin(admin.ModelAdmin):
     list_display = ["name", "default_minutes", "is_active"]
     list_filter = ["is_active"]
+    search_fields = ["name"]
+
+
+class TherapistFieldAdmin(admin.ModelAdmin):
+    """Rows that belong to a therapist: the form offers only therapists."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "therapist":
+            kwargs["queryset"] = therapists()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+THERAPIST_SEARCH = ["therapist__last_name", "therapist__first_name", "therapist__username"]
 
 
 @admin.register(WorkingHours)
-class WorkingHoursAdmin(admin.ModelAdmin):
+class WorkingHoursAdmin(TherapistFieldAdmin):
     list_display = ["therapist", "weekday", "starts_at", "ends_at"]
-    list_filter = ["therapist", "weekday"]
+    list_filter = [("therapist", admin.RelatedOnlyFieldListFilter), "weekday"]
+    search_fields = THERAPIST_SEARCH
+    list_select_related = ["therapist"]
 
 
 @admin.register(WorkingHoursException)
-class WorkingHoursExceptionAdmin(admin.ModelAdmin):
+class WorkingHoursExceptionAdmin(TherapistFieldAdmin):
     """Holidays, time off and changed days of a therapist."""
 
     list_display = ["date", "therapist", "starts_at", "ends_at", "reason"]
-    list_filter = ["therapist"]
+    list_filter = [("therapist", admin.RelatedOnlyFieldListFilter), ("starts_at", admin.EmptyFieldListFilter)]
+    search_fields = [*THERAPIST_SEARCH, "reason"]
     date_hierarchy = "date"
+    list_select_related = ["therapist"]
 
 
 @admin.register(ClinicHours)
 class ClinicHoursAdmin(admin.ModelAdmin):
+    """When the clinic is open, one row per weekday (no row: closed that day)."""
+
     list_display = ["weekday", "opens_at", "closes_at"]
 
 
 @admin.register(ClinicClosure)
 class ClinicClosureAdmin(admin.ModelAdmin):
     list_display = ["date", "reason"]
+    search_fields = ["reason"]
     date_hierarchy = "date"
 
 
-class AppointmentChangeInline(admin.TabularInline):
+class AppointmentChangeInline(RecordInline):
     model = AppointmentChange
     fields = ["changed_at", "changed_by", "action", "detail"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("changed_by")
 
 
 @admin.register(Appointment)
@@ -82,8 +99,14 @@ class AppointmentAdmin(admin.ModelAdmin):
         "status",
         "late_cancellation",
     ]
-    list_filter = ["status", "late_cancellation", "therapist", "room", "appointment_type"]
-    search_fields = ["patient__last_name", "patient__first_name"]
+    list_filter = [
+        "status",
+        "late_cancellation",
+        ("therapist", admin.RelatedOnlyFieldListFilter),
+        "room",
+        "appointment_type",
+    ]
+    search_fields = ["patient__last_name", "patient__first_name", *THERAPIST_SEARCH]
     date_hierarchy = "starts_at"
     list_select_related = ["patient", "therapist", "room", "appointment_type"]
     inlines = [AppointmentChangeInline]
@@ -101,6 +124,9 @@ class AppointmentAdmin(admin.ModelAdmin):
 @admin.register(AppointmentSeries)
 class AppointmentSeriesAdmin(admin.ModelAdmin):
     list_display = ["description", "patient", "booked_by", "booked_at"]
+    list_filter = [("booked_by", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["patient__last_name", "patient__first_name", "description"]
+    date_hierarchy = "booked_at"
     list_select_related = ["patient", "booked_by"]
 
     def has_add_permission(self, request):
@@ -120,6 +146,7 @@ class CalendarFeedAdmin(admin.ModelAdmin):
 
     list_display = ["therapist", "created_at", "revoked_at"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = THERAPIST_SEARCH
     list_select_related = ["therapist"]
     fields = ["therapist", "created_at", "revoked_at"]
     readonly_fields = fields
@@ -151,7 +178,7 @@ class ReminderAdmin(admin.ModelAdmin):
     list_display = ["due_at", "kind", "appointment", "status", "attempts", "sent_at", "last_error"]
     list_filter = ["status", "kind"]
     date_hierarchy = "due_at"
-    search_fields = ["appointment__patient__last_name"]
+    search_fields = ["appointment__patient__last_name", "appointment__patient__first_name", "subject"]
     list_select_related = ["appointment__patient", "appointment__therapist"]
     fields = [
         "appointment",
@@ -183,7 +210,7 @@ class ReminderAdmin(admin.ModelAdmin):
 
 
 @admin.register(EmailWording)
-class EmailWordingAdmin(SimpleHistoryAdmin):
+class EmailWordingAdmin(HistoryAdmin):
     """The clinic's own wording of a patient email. Variables: patient,
     appointment, appointments (a booking's sessions), muscles, advice,
     next_appointment, appointment_link, checkin_url, unsubscribe_url,
@@ -191,3 +218,4 @@ class EmailWordingAdmin(SimpleHistoryAdmin):
     default in templates/emails/ is used."""
 
     list_display = ["kind", "subject"]
+    search_fields = ["subject", "body_text"]

@@ -1,59 +1,135 @@
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
 
-from patients.admin import ReadOnlyAdmin
-from treatments.models import AdverseEvent, AftercareItem, ChartAmendment, Muscle, SessionChart, TreatmentPlan
+from patients.admin import HistoryAdmin, ReadOnlyAdmin, RecordInline
+from treatments.models import (
+    AdverseEvent,
+    AftercareCheckIn,
+    AftercareItem,
+    ChartAmendment,
+    ChartNeedling,
+    Muscle,
+    SessionChart,
+    TreatmentPlan,
+)
+
+PATIENT_SEARCH = ["plan__patient__last_name", "plan__patient__first_name"]
 
 
 @admin.register(Muscle)
 class MuscleAdmin(admin.ModelAdmin):
     list_display = ["name", "region", "position", "is_active"]
     list_filter = ["region", "is_active"]
-    search_fields = ["name"]
+    search_fields = ["name", "region"]
 
     def has_delete_permission(self, request, obj=None):
         return False  # charts refer to muscles; switch one off instead
 
 
 @admin.register(AftercareItem)
-class AftercareItemAdmin(SimpleHistoryAdmin):
+class AftercareItemAdmin(HistoryAdmin):
     """The aftercare advice: the checklist on each chart and the text the emails send."""
 
-    list_display = ["title", "position", "is_active"]
+    list_display = ["title", "code", "position", "is_active"]
     list_filter = ["is_active"]
+    search_fields = ["title", "code", "patient_text"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["code"] if obj is not None else []  # sent emails and charts name items by code
 
     def has_delete_permission(self, request, obj=None):
         return False
 
 
 @admin.register(TreatmentPlan)
-class TreatmentPlanAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
+class TreatmentPlanAdmin(ReadOnlyAdmin, HistoryAdmin):
     list_display = ["patient", "therapist", "severity", "planned_sessions", "status", "created_at"]
-    list_filter = ["status", "severity", "therapist"]
+    list_filter = ["status", "severity", ("therapist", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["patient__last_name", "patient__first_name"]
+    date_hierarchy = "created_at"
     list_select_related = ["patient", "therapist"]
 
 
-class AdverseEventInline(admin.TabularInline):
+class ChartNeedlingInline(RecordInline):
+    model = ChartNeedling
+    fields = [
+        "muscle",
+        "side",
+        "needles",
+        "needle_length_mm",
+        "needle_gauge_mm",
+        "technique",
+        "twitch_response",
+        "familiar_pain",
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("muscle")
+
+
+class AdverseEventInline(RecordInline):
     model = AdverseEvent
     fields = ["kind", "severity", "notes"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SessionChart)
 class SessionChartAdmin(ReadOnlyAdmin):
-    list_display = ["plan", "session_number", "therapist", "procedure_code", "signed_at"]
-    list_filter = [("signed_at", admin.EmptyFieldListFilter), "procedure_code"]
-    list_select_related = ["plan__patient", "therapist"]
-    inlines = [AdverseEventInline]
+    list_display = [
+        "plan__patient",
+        "session_number",
+        "appointment__starts_at",
+        "therapist",
+        "procedure_code",
+        "signed_at",
+    ]
+    list_filter = [
+        ("signed_at", admin.EmptyFieldListFilter),
+        "procedure_code",
+        ("therapist", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = PATIENT_SEARCH
+    date_hierarchy = "appointment__starts_at"
+    list_select_related = ["plan__patient", "appointment", "therapist"]
+    inlines = [ChartNeedlingInline, AdverseEventInline]
+
+
+@admin.register(AdverseEvent)
+class AdverseEventAdmin(ReadOnlyAdmin):
+    """Adverse events as charted; a serious one is also flagged on the dashboard."""
+
+    list_display = ["chart__appointment__starts_at", "chart__plan__patient", "kind", "severity", "serious"]
+    list_filter = ["kind", "severity"]
+    search_fields = ["chart__plan__patient__last_name", "chart__plan__patient__first_name", "notes"]
+    date_hierarchy = "chart__appointment__starts_at"
+    list_select_related = ["chart__appointment", "chart__plan__patient"]
+
+    @admin.display(boolean=True)
+    def serious(self, event):
+        return event.is_serious
 
 
 @admin.register(ChartAmendment)
 class ChartAmendmentAdmin(ReadOnlyAdmin):
     list_display = ["chart", "amended_by", "amended_at", "reason"]
+    list_filter = [("amended_by", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["chart__plan__patient__last_name", "chart__plan__patient__first_name", "reason"]
+    date_hierarchy = "amended_at"
     list_select_related = ["chart__plan__patient", "amended_by"]
+
+
+@admin.register(AftercareCheckIn)
+class AftercareCheckInAdmin(ReadOnlyAdmin):
+    """What patients reported after a visit; the treating therapist acknowledges alerts."""
+
+    list_display = [
+        "submitted_at",
+        "appointment__patient",
+        "appointment__therapist",
+        "soreness",
+        "leg_pain",
+        "alert",
+        "acknowledged_at",
+    ]
+    list_filter = ["alert", ("acknowledged_at", admin.EmptyFieldListFilter)]
+    search_fields = ["appointment__patient__last_name", "appointment__patient__first_name"]
+    date_hierarchy = "submitted_at"
+    list_select_related = ["appointment__patient", "appointment__therapist"]

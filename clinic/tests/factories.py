@@ -1,6 +1,7 @@
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from clinic import roles
 
@@ -37,3 +38,12 @@ def therapist(**kwargs):
 
 def clinic_admin(**kwargs):
     return UserFactory(role=roles.CLINIC_ADMIN, is_staff=True, **kwargs)
+
+
+class WorkerHeartbeatFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "clinic.WorkerHeartbeat"
+        django_get_or_create = ["worker"]
+
+    worker = factory.Sequence(lambda n: f"celery@worker{n}")
+    last_seen_at = factory.LazyFunction(timezone.now)

@@ -2,12 +2,22 @@ import datetime
 
 import factory
 from django.conf import settings
+from django.db.models import Max
 from django.utils import timezone
 
 from clinic import roles
 from clinic.tests.factories import UserFactory
 from patients import scoring, services
-from patients.models import ODI_SECTIONS, Assessment, Consent, ConsentText, Patient, Screening, ScreeningItem
+from patients.models import (
+    ODI_SECTIONS,
+    Assessment,
+    Consent,
+    ConsentText,
+    Patient,
+    Screening,
+    ScreeningCategory,
+    ScreeningItem,
+)
 
 
 class PatientFactory(factory.django.DjangoModelFactory):
@@ -117,3 +127,38 @@ def screening_with_answers(*, patient, therapist, yes=(), notes="", sign=True):
     if sign:
         screening = services.screening_sign(screening=screening, therapist=therapist)
     return screening
+
+
+class ScreeningItemFactory(factory.django.DjangoModelFactory):
+    """A row of the rules table: a precaution unless told."""
+
+    class Meta:
+        model = ScreeningItem
+        django_get_or_create = ["code"]
+
+    code = factory.Sequence(lambda n: f"recent_surgery_{n}")
+    question = factory.LazyAttribute(lambda i: f"Surgery in the last six weeks ({i.code})?")
+    category = ScreeningCategory.PRECAUTION
+    guidance = "Do not needle near the scar."
+    position = 500
+
+
+class ConsentTextFactory(factory.django.DjangoModelFactory):
+    """The next version of the consent text, saved as it is (the clinic
+    publishes one through services.consent_text_publish)."""
+
+    class Meta:
+        model = ConsentText
+
+    version = factory.LazyFunction(lambda: (ConsentText.objects.aggregate(v=Max("version"))["v"] or 0) + 1)
+    title = factory.LazyAttribute(lambda t: f"Consent to dry needling, version {t.version}")
+    body = "Dry needling may cause soreness, bruising and, rarely, more serious harm."
+
+
+class ClinicalRecordAccessFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "patients.ClinicalRecordAccess"
+
+    user = factory.SubFactory(UserFactory, role=roles.THERAPIST)
+    patient = factory.SubFactory(PatientFactory)
+    record = "screening 1"

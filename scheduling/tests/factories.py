@@ -85,6 +85,49 @@ class AppointmentSeriesFactory(factory.django.DjangoModelFactory):
     booked_by = factory.SubFactory(UserFactory, role=roles.RECEPTIONIST)
 
 
+class ClinicHoursFactory(factory.django.DjangoModelFactory):
+    """The opening hours of a weekday (Saturday 09:00-13:00 unless told)."""
+
+    class Meta:
+        model = "scheduling.ClinicHours"
+        django_get_or_create = ["weekday"]
+
+    weekday = 5
+    opens_at = datetime.time(9)
+    closes_at = datetime.time(13)
+
+
+class CalendarFeedFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "scheduling.CalendarFeed"
+
+    therapist = factory.SubFactory(UserFactory, role=roles.THERAPIST)
+
+
+class ReminderFactory(factory.django.DjangoModelFactory):
+    """An appointment reminder waiting in the outbox."""
+
+    class Meta:
+        model = "scheduling.Reminder"
+
+    appointment = factory.SubFactory(AppointmentFactory)
+    kind = "appointment_reminder"
+    due_at = factory.LazyAttribute(lambda r: r.appointment.starts_at - datetime.timedelta(days=1))
+
+
+class EmailWordingFactory(factory.django.DjangoModelFactory):
+    """The clinic's own wording of an email (the appointment reminder unless told)."""
+
+    class Meta:
+        model = "scheduling.EmailWording"
+        django_get_or_create = ["kind"]
+
+    kind = "appointment_reminder"
+    subject = "See you on {{ appointment.starts_at|date:'D j M' }}"
+    body_text = "Dear {{ patient.first_name }}, see you soon."
+    body_html = "<p>Dear {{ patient.first_name }}, see you soon.</p>"
+
+
 def working_week(therapist, hours=((8, 12), (13, 17))):
     """Monday to Friday, 08:00-12:00 and 13:00-17:00 unless told."""
     for weekday in range(5):

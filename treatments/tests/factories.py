@@ -7,10 +7,22 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
+from clinic import roles
+from clinic.tests.factories import UserFactory
 from patients.tests.factories import ConsentFactory, PatientFactory, screening_with_answers
 from scheduling.tests.factories import AppointmentFactory
 from treatments import services
-from treatments.models import AftercareItem, Muscle, Side, Technique, TreatmentPlan
+from treatments.models import (
+    AdverseEvent,
+    AftercareCheckIn,
+    AftercareItem,
+    ChartAmendment,
+    Muscle,
+    SessionChart,
+    Side,
+    Technique,
+    TreatmentPlan,
+)
 
 
 def muscle(name):
@@ -130,6 +142,92 @@ def charted_session(plan, *, leg=(6, 4), back=(5, 3), needlings=None, sign=True,
     if sign:
         chart = services.chart_sign(chart=chart, therapist=plan.therapist)
     return chart
+
+
+# Rows saved as they are, without the services' checks: for lists and the admin.
+
+
+class MuscleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Muscle
+        django_get_or_create = ["name"]
+
+    name = factory.Sequence(lambda n: f"Tibialis anterior {n}")
+    region = "calf"
+    position = 500
+
+
+class AftercareItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AftercareItem
+        django_get_or_create = ["code"]
+
+    code = factory.Sequence(lambda n: f"ice_{n}")
+    title = "Ice the area"
+    patient_text = "Ten minutes of ice, wrapped in a cloth, if the area is sore."
+    position = 500
+
+
+class TreatmentPlanFactory(PlanFactory):
+    """A draft plan saved directly, for a new patient and therapist unless told."""
+
+    patient = factory.SubFactory(PatientFactory)
+    therapist = factory.SubFactory(UserFactory, role=roles.THERAPIST)
+
+
+class SessionChartFactory(factory.django.DjangoModelFactory):
+    """The first session of a new plan, at a visit of its patient with its
+    therapist; signed unless draft=True."""
+
+    class Meta:
+        model = SessionChart
+
+    class Params:
+        draft = factory.Trait(signed_at=None)
+
+    plan = factory.SubFactory(TreatmentPlanFactory)
+    therapist = factory.SelfAttribute("plan.therapist")
+    appointment = factory.SubFactory(
+        AppointmentFactory,
+        patient=factory.SelfAttribute("..plan.patient"),
+        therapist=factory.SelfAttribute("..plan.therapist"),
+        status="completed",
+    )
+    session_number = 1
+    leg_pain_before = 6
+    leg_pain_after = 4
+    notes = "Tolerated well."
+    signed_at = factory.LazyFunction(timezone.now)
+
+
+class AdverseEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AdverseEvent
+
+    chart = factory.SubFactory(SessionChartFactory)
+    kind = AdverseEvent.Kind.SORENESS
+    severity = AdverseEvent.Severity.MILD
+
+
+class ChartAmendmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ChartAmendment
+
+    chart = factory.SubFactory(SessionChartFactory)
+    reason = "Leg pain after was recorded on the wrong line."
+    amended_by = factory.SelfAttribute("chart.therapist")
+    previous = factory.LazyAttribute(lambda a: {"leg_pain_after": a.chart.leg_pain_after})
+
+
+class AftercareCheckInFactory(factory.django.DjangoModelFactory):
+    """A patient's 24-hour check-in: some soreness, leg pain better."""
+
+    class Meta:
+        model = AftercareCheckIn
+
+    appointment = factory.SubFactory(AppointmentFactory, status="completed")
+    soreness = 3
+    leg_pain = 2
 
 
 # What the treatments pages post, for tests that go through the views.
