@@ -2,7 +2,7 @@ import datetime
 
 from django import forms
 
-from clinic.reports import MAX_PERIOD_DAYS, Period, therapists
+from clinic.reports import FIRST_YEAR, LAST_YEAR, MAX_PERIOD_DAYS, Period, therapists
 
 
 class PeriodForm(forms.Form):
@@ -31,6 +31,10 @@ class PeriodForm(forms.Form):
     def clean(self):
         data = super().clean()
         first, last = data.get("first"), data.get("last")
+        if any(day and not FIRST_YEAR <= day.year <= LAST_YEAR for day in (first, last)):
+            raise forms.ValidationError(
+                f"Pick dates between {FIRST_YEAR} and {LAST_YEAR}; showing this week."
+            )
         if first and last:
             if last < first:
                 raise forms.ValidationError("The range ends before it starts; showing this week.")

@@ -12,7 +12,22 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth import get_user_model
-from django.db.models import Avg, Count, DateField, DurationField, ExpressionWrapper, F, Min, OuterRef, Q, Sum
+from django.db.models import (
+    Avg,
+    Case,
+    CharField,
+    Count,
+    DateField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Min,
+    OuterRef,
+    Q,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
 
@@ -25,8 +40,9 @@ from scheduling.models import Appointment, Reminder, Room
 from treatments.models import AdverseEvent, AftercareCheckIn, SessionChart, TreatmentPlan
 from treatments.outcomes import with_outcomes
 
-# The longest period the dashboard reports on at once.
+# The longest period the dashboard reports on at once, and the years it knows.
 MAX_PERIOD_DAYS = 2 * 366
+FIRST_YEAR, LAST_YEAR = 2000, 2099
 # A pending reminder this late means the dispatcher (every minute) is not running.
 OVERDUE_AFTER = datetime.timedelta(minutes=5)
 NOT_IMPROVING_SHOWN = 50
@@ -210,12 +226,12 @@ def utilisation_panel(period, *, therapist=None, therapist_rows=None):
     booked = (
         Appointment.objects.occupying()
         .filter(starts_at__gte=period.starts_at, starts_at__lt=period.ends_at)
-        .filter(therapist__in=[t.pk for t in therapist_rows])
         .annotate(bucket=period.truncate("starts_at"))
         .values("therapist_id", "room_id", "bucket")
         .annotate(length=Sum(ExpressionWrapper(F("ends_at") - F("starts_at"), output_field=DurationField())))
         .order_by()
     )
+    # Rooms count every booking; the therapist rows only their own.
     booked_minutes = {}
     for row in booked:
         minutes = int(row["length"].total_seconds() // 60)
@@ -282,11 +298,15 @@ def utilisation_panel(period, *, therapist=None, therapist_rows=None):
 
 def attendance_panel(period, *, therapist=None, now=None):
     """No-show and late-cancellation rates of the appointments that were due,
-    over time. Due: every appointment that has started, except those cancelled in good time."""
+    over time. Due: every appointment that has started, except those the
+    clinic cancelled or the patient cancelled in good time."""
     now = now or timezone.now()
+    late_by_patient = Q(late_cancellation=True, cancelled_by=Appointment.CancelledBy.PATIENT)
     due = Appointment.objects.filter(
-        starts_at__gte=period.starts_at, starts_at__lt=min(period.ends_at, now)
-    ).exclude(status=Appointment.Status.CANCELLED, late_cancellation=False)
+        ~Q(status=Appointment.Status.CANCELLED) | late_by_patient,
+        starts_at__gte=period.starts_at,
+        starts_at__lt=min(period.ends_at, now),
+    )
     if therapist is not None:
         due = due.filter(therapist=therapist)
     rows = {
@@ -296,7 +316,7 @@ def attendance_panel(period, *, therapist=None, now=None):
         .annotate(
             due=Count("id"),
             no_shows=Count("id", filter=Q(status=Appointment.Status.NO_SHOW)),
-            late=Count("id", filter=Q(late_cancellation=True)),
+            late=Count("id", filter=late_by_patient),
         )
         .order_by()
     }
@@ -381,27 +401,31 @@ def plans_panel(period, *, therapist=None):
     """Plans active in the period and plans that ended in it, by severity,
     with the sessions used (signed charts) against the sessions planned."""
     status = TreatmentPlan.Status
+    # Running at the end of the period (even if it has ended since), or ended within it.
+    running = Q(activated_at__lt=period.ends_at) & (
+        Q(ended_at__isnull=True) | Q(ended_at__gte=period.ends_at)
+    )
+    ended = Q(ended_at__gte=period.starts_at, ended_at__lt=period.ends_at)
     plans = with_outcomes(
-        TreatmentPlan.objects.filter(
-            Q(status=status.ACTIVE, activated_at__lt=period.ends_at)
-            | Q(
-                status__in=[status.COMPLETED, status.DISCONTINUED],
-                ended_at__gte=period.starts_at,
-                ended_at__lt=period.ends_at,
+        TreatmentPlan.objects.exclude(status=status.DRAFT)
+        .filter(running | ended)
+        .annotate(
+            period_status=Case(
+                When(ended, then=F("status")), default=Value(status.ACTIVE), output_field=CharField()
             )
         )
     )
     if therapist is not None:
         plans = plans.filter(therapist=therapist)
     grouped = {
-        (row["severity"], row["status"]): row
-        for row in plans.values("severity", "status")
+        (row["severity"], row["period_status"]): row
+        for row in plans.values("severity", "period_status")
         .annotate(plans=Count("id"), planned=Sum("planned_sessions"), used=Sum("sessions_done"))
         .order_by()
     }
     table = Table(
         "plans",
-        "Treatment plans by severity: active in the period, completed and discontinued in it",
+        "Treatment plans by severity: active at the end of the period, completed and discontinued in it",
         ["Severity", "Active", "Completed", "Discontinued", "Sessions planned", "Sessions used", "Used (%)"],
     )
     totals = {"active": 0, "completed": 0, "discontinued": 0, "planned": 0, "used": 0}

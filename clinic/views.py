@@ -138,6 +138,8 @@ def monthly_report(request):
     today = timezone.localdate()
     try:
         month = datetime.date.fromisoformat(request.GET.get("month", "") + "-01")
+        if not reports.FIRST_YEAR <= month.year <= reports.LAST_YEAR:
+            raise ValueError
     except ValueError:
         if "month" in request.GET:
             messages.warning(request, "Pick a month as year and month, e.g. 2026-11; showing this month.")
@@ -154,13 +156,13 @@ def monthly_report(request):
     }
     previous = period.first - datetime.timedelta(days=1)
     following = period.last + datetime.timedelta(days=1)
-    return render(
+    return page_or_csv(
         request,
         "clinic/monthly_report.html",
         {
             "period": period,
             "panels": panels,
-            "query": query_of(period),
+            "query": urlencode({"month": f"{period.first:%Y-%m}"}),
             "generated_at": timezone.now(),
             "report": True,
             "previous_month": f"{previous:%Y-%m}",

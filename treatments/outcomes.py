@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.db.models import BooleanField, Case, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
-from django.db.models.lookups import GreaterThanOrEqual
+from django.db.models.lookups import GreaterThanOrEqual, IsNull
 
 from clinic.aggregates import count_of
 from patients.models import Assessment
@@ -92,7 +92,14 @@ def plan_outcomes(plan: TreatmentPlan) -> Outcomes:
     started = plan.activated_at or plan.created_at
     intakes = [a for a in assessments if a.assessed_at <= started]
     odi_start = intakes[-1] if intakes else None
-    later = [a for a in assessments if a.assessed_at > started and a.kind == Assessment.Kind.REASSESSMENT]
+    # A re-assessment after the plan ended belongs to what came next, not to this plan.
+    later = [
+        a
+        for a in assessments
+        if a.assessed_at > started
+        and (plan.ended_at is None or a.assessed_at <= plan.ended_at)
+        and a.kind == Assessment.Kind.REASSESSMENT
+    ]
     odi_reassessment = later[-1] if later else None
 
     leg = back = None
@@ -138,9 +145,9 @@ def with_outcomes(plans):
             leg_end=Subquery(signed.order_by("-session_number").values("leg_pain_after")[:1]),
             odi_start=Subquery(assessments.filter(assessed_at__lte=started).values("odi_percent")[:1]),
             odi_end=Subquery(
-                assessments.filter(assessed_at__gt=started, kind=Assessment.Kind.REASSESSMENT).values(
-                    "odi_percent"
-                )[:1]
+                assessments.filter(assessed_at__gt=started, kind=Assessment.Kind.REASSESSMENT)
+                .filter(Q(assessed_at__lte=OuterRef("ended_at")) | Q(IsNull(OuterRef("ended_at"), True)))
+                .values("odi_percent")[:1]
             ),
         )
         .annotate(
