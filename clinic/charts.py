@@ -2,6 +2,7 @@
 templates/clinic/charts/. No chart library and no script; each chart names
 the table that holds its figures for screen readers."""
 
+import math
 from decimal import Decimal
 
 WIDTH = 640
@@ -21,6 +22,12 @@ def _scale_top(values, maximum):
         return maximum
     top = max((v for v in values if v is not None), default=0)
     return top if top > 0 else 1
+
+
+def _round_top(top):
+    """The top of an axis with four gridlines at round values: 1, 2, 4, 8 or 10 times a power of ten."""
+    power = 10 ** math.floor(math.log10(top))
+    return next(step * power for step in (1, 2, 4, 8, 10) if step * power >= top)
 
 
 def _shown(value, unit):
@@ -67,6 +74,8 @@ def line_chart(chart_id, title, x_labels, series, *, maximum=None, unit="", desc
     """Lines over time: series is [(name, css class, values)]; gaps where a value is None."""
     all_values = [_number(v) for _, _, values in series for v in values]
     top = _scale_top(all_values, maximum)
+    if maximum is None:
+        top = _round_top(top)
     plot_width, plot_height = WIDTH - 2 * MARGIN, LINE_HEIGHT - 2 * MARGIN
     count = len(x_labels)
 
@@ -101,7 +110,7 @@ def line_chart(chart_id, title, x_labels, series, *, maximum=None, unit="", desc
         "height": LINE_HEIGHT,
         "lines": lines,
         "grid": [
-            {"y": round(y_of(top * share), 1), "label": _shown(round(top * share, 1), unit)}
+            {"y": round(y_of(top * share), 1), "label": _shown(round(top * share, 2), unit)}
             for share in (0, 0.25, 0.5, 0.75, 1)
         ],
         "x_ticks": [{"x": round(x_of(i), 1), "label": x_labels[i]} for i in range(0, count, step)],
