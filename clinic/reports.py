@@ -653,10 +653,17 @@ def unsigned_charts(therapist):
 
 
 def caseload_panel(therapist):
-    """A therapist's own patients and plans."""
+    """A therapist's own patients, and their open plans with how far each has come."""
     figures = Patient.objects.active().filter(treating_therapist=therapist).aggregate(patients=Count("id"))
-    figures |= TreatmentPlan.objects.filter(therapist=therapist).aggregate(
-        active=Count("id", filter=Q(status=TreatmentPlan.Status.ACTIVE)),
-        drafts=Count("id", filter=Q(status=TreatmentPlan.Status.DRAFT)),
+    plans = list(
+        with_outcomes(
+            TreatmentPlan.objects.filter(
+                therapist=therapist, status__in=[TreatmentPlan.Status.ACTIVE, TreatmentPlan.Status.DRAFT]
+            )
+        )
+        .select_related("patient")
+        .order_by("status", "patient__last_name", "patient__first_name", "pk")
     )
-    return Panel("caseload", "My caseload", figures=figures)
+    figures["active"] = sum(plan.status == TreatmentPlan.Status.ACTIVE for plan in plans)
+    figures["drafts"] = len(plans) - figures["active"]
+    return Panel("caseload", "My caseload", figures=figures, lists={"plans": plans})

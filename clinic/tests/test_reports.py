@@ -199,7 +199,12 @@ def test_a_therapists_unsigned_charts_and_caseload_are_their_own(therapist, othe
 
     assert list(reports.unsigned_charts(therapist)) == [earlier, later]
     # Patients: the four plans' (the archived one is not counted); plans: 1 active, 2 drafts.
-    assert reports.caseload_panel(therapist).figures == {"patients": 4, "active": 1, "drafts": 2}
+    caseload = reports.caseload_panel(therapist)
+    assert caseload.figures == {"patients": 4, "active": 1, "drafts": 2}
+    # The open plans, active first, each with the sessions signed so far (drafts' charts are not).
+    active, *drafts = [(p.status, p.sessions_done) for p in caseload.lists["plans"]]
+    assert active == ("active", 0)
+    assert sorted(drafts) == [("draft", 0), ("draft", 1)]
 
 
 # Utilisation.
