@@ -192,7 +192,9 @@ SCREENING_VALID_DAYS = env_int("SCREENING_VALID_DAYS", 90)
 # Patient emails: the reminder before each appointment, the quiet hours
 # (no email from 21:00 to 08:00 clinic time), and how sending is retried.
 REMINDER_LEAD_HOURS = env_int("REMINDER_LEAD_HOURS", 24)
-REMINDER_QUIET_HOURS = (21, 8)
+# REMINDER_QUIET_HOURS="21-8" by default; "none" sends at any hour (used by the journey tests).
+_quiet = env("REMINDER_QUIET_HOURS", "21-8")
+REMINDER_QUIET_HOURS = (24, 0) if _quiet == "none" else tuple(int(hour) for hour in _quiet.split("-"))
 REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", 5)
 REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 120)
 
