@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from clinic import views
+from clinic import accounts, views
 
 clinic_patterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
@@ -10,6 +10,10 @@ clinic_patterns = [
     path("figures/mine/", views.my_figures, name="my-figures"),
     path("figures/front-desk/", views.front_desk_figures, name="front-desk-figures"),
     path("no-role/", views.no_role, name="no-role"),
+    path("accounts/two-factor/", accounts.two_factor, name="two-factor"),
+    path("accounts/two-factor/setup/", accounts.two_factor_setup, name="two-factor-setup"),
+    path("accounts/two-factor/verify/", accounts.two_factor_verify, name="two-factor-verify"),
+    path("accounts/two-factor/recovery-codes/", accounts.recovery_codes, name="recovery-codes"),
 ]
 
 urlpatterns = [

@@ -320,11 +320,11 @@ def test_only_the_clinic_admin_reassigns_the_treating_therapist(
 # Archiving.
 
 
+@time_machine.travel(MONDAY_MORNING, tick=False)
 def test_it_archives_a_patient_and_hides_them_from_the_list(client, receptionist, patient):
     client.force_login(receptionist)
 
-    with time_machine.travel(MONDAY_MORNING, tick=False):
-        response = client.post(reverse("patients:archive", args=[patient.pk]), follow=True)
+    response = client.post(reverse("patients:archive", args=[patient.pk]), follow=True)
 
     assert "Maria Alvarez is archived. Their records are kept." in text(response)
     patient.refresh_from_db()
@@ -828,13 +828,13 @@ def test_it_refuses_a_consent_form_that_is_not_complete(client, therapist, patie
     assert not Consent.objects.exists()
 
 
+@time_machine.travel(MONDAY_MORNING, tick=False)
 def test_it_records_the_withdrawal_of_consent_once(client, therapist, patient):
     consent = ConsentFactory(patient=patient, witnessed_by=therapist)
     client.force_login(therapist)
     withdraw = reverse("patients:consent-withdraw", args=[patient.pk, consent.pk])
 
-    with time_machine.travel(MONDAY_MORNING, tick=False):
-        response = client.post(withdraw, follow=True)
+    response = client.post(withdraw, follow=True)
 
     assert "Consent withdrawn. No needling until the patient consents again." in text(response)
     assert "Withdrawn 3 Mar 2025" in text(response)
