@@ -85,7 +85,8 @@ def grant_role_permissions(apps, role_permissions):
 
     for app_config in apps.get_app_configs():
         app_config.models_module = True
-        create_permissions(app_config, verbosity=0)
+        # The models as they were at this migration, not as they are today.
+        create_permissions(app_config, verbosity=0, apps=apps)
         app_config.models_module = None
 
     Group = apps.get_model("auth", "Group")

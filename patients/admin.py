@@ -7,7 +7,7 @@ from clinic import roles
 from patients.models import (
     RED_FLAG_CATEGORIES,
     Assessment,
-    ClinicalRecordAccess,
+    AuditEvent,
     Consent,
     ConsentText,
     Patient,
@@ -190,12 +190,14 @@ class AssessmentAdmin(ReadOnlyAdmin):
     list_select_related = ["patient", "therapist"]
 
 
-@admin.register(ClinicalRecordAccess)
-class ClinicalRecordAccessAdmin(ReadOnlyAdmin):
-    """The access log: who read which clinical record, and when."""
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """The access log: who read or wrote which record of which patient, who
+    was refused, who logged in. Search by patient name or username."""
 
-    list_display = ["accessed_at", "user", "patient", "record"]
-    list_filter = [("user", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["record", "patient__last_name", "patient__first_name", "user__username"]
+    list_display = ["accessed_at", "username", "action", "allowed", "patient", "record", "ip_address"]
+    list_filter = ["action", "allowed", ("user", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["patient__last_name", "patient__first_name", "username", "record"]
     date_hierarchy = "accessed_at"
     list_select_related = ["user", "patient"]
+    actions = None

@@ -422,17 +422,82 @@ class Assessment(models.Model):
         return [getattr(self, section) for section, _ in ODI_SECTIONS]
 
 
-class ClinicalRecordAccess(models.Model):
-    """Who read which clinical record of which patient, and when."""
+class AuditQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditLogIsAppendOnly
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
-    record = models.CharField(max_length=100, help_text="What was read, e.g. 'screening 12'.")
-    accessed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    def delete(self):
+        raise AuditLogIsAppendOnly
+
+    def reads(self):
+        return self.filter(action=AuditEvent.Action.READ)
+
+
+class AuditLogIsAppendOnly(Exception):
+    def __init__(self):
+        super().__init__("The audit log is append-only: its rows are never changed or deleted.")
+
+
+class AuditEvent(models.Model):
+    """The access log: every read and write of a patient's records, every
+    refused attempt, every login and role change. Rows are only ever added
+    (patients.audit.record), each sealed with a hash of its content and of the
+    row before it, so that `manage.py verify_audit_log` detects any row changed
+    or removed outside the application."""
+
+    class Action(models.TextChoices):
+        READ = "read", "Read"
+        CREATE = "create", "Created"
+        CHANGE = "change", "Changed"
+        REFUSED = "refused", "Refused"
+        LOGIN = "login", "Logged in"
+        LOGIN_FAILED = "login_failed", "Login failed"
+        LOGOUT = "logout", "Logged out"
+        ROLE_CHANGE = "role_change", "Role changed"
+
+    accessed_at = models.DateTimeField("when (UTC)", default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    username = models.CharField(max_length=150, blank=True, help_text="As typed, for failed logins too.")
+    action = models.CharField(max_length=12, choices=Action.choices, default=Action.READ)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    record = models.CharField(max_length=200, blank=True, help_text="What, e.g. 'screening 12'.")
+    allowed = models.BooleanField(default=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    previous_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, unique=True, editable=False)
+
+    objects = AuditQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-accessed_at", "-id"]
-        verbose_name_plural = "clinical record accesses"
+        ordering = ["-id"]
+        verbose_name = "access log entry"
+        verbose_name_plural = "access log"
 
     def __str__(self):
-        return f"{self.user} read {self.record} of patient {self.patient_id}"
+        who = self.username or "system"
+        return f"{who} {self.get_action_display().lower()} {self.record}".strip()
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AuditLogIsAppendOnly
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditLogIsAppendOnly
+
+    def content(self):
+        """What the hash seals, in a fixed order."""
+        fields = [
+            self.previous_hash,
+            self.accessed_at.astimezone(datetime.UTC).isoformat(),
+            self.user_id or "",
+            self.username,
+            self.action,
+            self.patient_id or "",
+            self.record,
+            int(self.allowed),
+            self.ip_address or "",
+        ]
+        return "|".join(str(value) for value in fields)

@@ -10,10 +10,10 @@ from django.db.models import Max
 from django.utils import timezone
 
 from clinic import roles
-from patients import rules, scoring
+from patients import audit, rules, scoring
 from patients.models import (
     Assessment,
-    ClinicalRecordAccess,
+    AuditEvent,
     Consent,
     ConsentText,
     Patient,
@@ -47,7 +47,13 @@ def can_write_clinical_records(user, patient):
 
 
 def clinical_access_log(*, user, patient, record):
-    ClinicalRecordAccess.objects.create(user=user, patient=patient, record=record)
+    """A read of a patient's details or clinical records, in the access log."""
+    audit.record(action=AuditEvent.Action.READ, user=user, patient=patient, what=record)
+
+
+def clinical_access_refused(*, user, patient, record):
+    """An attempt to open a record the user may not read, in the access log."""
+    audit.record(action=AuditEvent.Action.REFUSED, user=user, patient=patient, what=record, allowed=False)
 
 
 # The registry.
@@ -67,10 +73,12 @@ def patient_archive(*, patient: Patient) -> None:
     if patient.is_archived:
         raise PatientRecordError(f"{patient} is already archived.")
     Patient.objects.filter(pk=patient.pk).update(archived_at=timezone.now())
+    audit.record_write(patient, False, patient.pk)
 
 
 def patient_restore(*, patient: Patient) -> None:
     Patient.objects.filter(pk=patient.pk).update(archived_at=None)
+    audit.record_write(patient, False, patient.pk)
 
 
 # Screening.
@@ -170,6 +178,7 @@ def screening_sign(*, screening: Screening, therapist) -> Screening:
     )
     if not signed:
         raise PatientRecordError("This screening is already signed.")
+    audit.record_write(screening, False, screening.patient_id)
     ScreeningAnswer.objects.bulk_update(answers, ["category"])
     screening.refresh_from_db()
     return screening
@@ -228,7 +237,8 @@ def consent_record(
 def consent_withdraw(*, consent: Consent) -> None:
     if consent.withdrawn_at is not None:
         raise PatientRecordError("This consent was already withdrawn.")
-    Consent.objects.filter(pk=consent.pk, withdrawn_at__isnull=True).update(withdrawn_at=timezone.now())
+    if Consent.objects.filter(pk=consent.pk, withdrawn_at__isnull=True).update(withdrawn_at=timezone.now()):
+        audit.record_write(consent, False, consent.patient_id)
 
 
 def current_consent(patient: Patient) -> Consent | None:

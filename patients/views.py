@@ -24,6 +24,7 @@ def get_patient_for_clinical_read(request, pk):
     """The patient, if the user may read their clinical records; else 403."""
     patient = get_patient(pk)
     if not services.can_read_clinical_records(request.user, patient):
+        services.clinical_access_refused(user=request.user, patient=patient, record=request.path)
         raise PermissionDenied(
             "Only the patient's treating therapist and the clinic admin can read clinical records."
         )
@@ -130,8 +131,9 @@ def patient_detail(request, pk):
     clinical = services.can_read_clinical_records(request.user, patient)
     clearance = services.needling_clearance(patient)
     timeline = _timeline(patient, clinical=clinical, user=request.user)
-    if clinical:
-        services.clinical_access_log(user=request.user, patient=patient, record="clinical timeline")
+    services.clinical_access_log(
+        user=request.user, patient=patient, record="clinical timeline" if clinical else "patient details"
+    )
     return render(
         request,
         "patients/detail.html",

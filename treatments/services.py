@@ -12,6 +12,7 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
+from patients import audit
 from patients import services as patient_services
 from scheduling import services as scheduling_services
 from scheduling.models import Appointment
@@ -306,6 +307,7 @@ def chart_sign(*, chart: SessionChart, therapist) -> SessionChart:
     signed = SessionChart.objects.filter(pk=chart.pk, signed_at__isnull=True).update(signed_at=timezone.now())
     if not signed:
         raise TreatmentError("This chart is already signed.")
+    audit.record_write(chart, False, chart.plan.patient_id)
     chart.refresh_from_db()
     content = chart_snapshot(chart)
     try:
@@ -434,6 +436,7 @@ def checkin_alert_email(checkin: AftercareCheckIn) -> None:
 
 
 def checkin_acknowledge(*, checkin, therapist) -> None:
-    AftercareCheckIn.objects.filter(pk=checkin.pk, acknowledged_at__isnull=True).update(
+    if AftercareCheckIn.objects.filter(pk=checkin.pk, acknowledged_at__isnull=True).update(
         acknowledged_at=timezone.now(), acknowledged_by=therapist
-    )
+    ):
+        audit.record_write(checkin, False, checkin.appointment.patient_id)

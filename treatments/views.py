@@ -81,6 +81,7 @@ def get_plan(request, pk, *, write=False):
         else patient_services.can_read_clinical_records(request.user, plan.patient)
     )
     if not allowed:
+        patient_services.clinical_access_refused(user=request.user, patient=plan.patient, record=request.path)
         raise PermissionDenied(
             "Only the patient's treating therapist writes plans; the clinic admin reads them."
         )
@@ -218,6 +219,7 @@ def get_chart(request, pk, *, write=False):
         else patient_services.can_read_clinical_records(request.user, patient)
     )
     if not allowed:
+        patient_services.clinical_access_refused(user=request.user, patient=patient, record=request.path)
         raise PermissionDenied(
             "Only the patient's treating therapist writes charts; the clinic admin reads them."
         )

@@ -17,12 +17,12 @@ from clinic.tests.factories import UserFactory, WorkerHeartbeatFactory
 from patients.models import ConsentText, Patient, ScreeningItem
 from patients.tests.factories import (
     AssessmentFactory,
-    ClinicalRecordAccessFactory,
     ConsentFactory,
     ConsentTextFactory,
     PatientFactory,
     ScreeningFactory,
     ScreeningItemFactory,
+    audit_event,
     screening_with_answers,
 )
 from scheduling.models import Reminder
@@ -66,7 +66,7 @@ ROWS = {
     "patients.ConsentText": lambda i: ConsentTextFactory(),
     "patients.Consent": lambda i: ConsentFactory(),
     "patients.Assessment": lambda i: AssessmentFactory(),
-    "patients.ClinicalRecordAccess": lambda i: ClinicalRecordAccessFactory(),
+    "patients.AuditEvent": lambda i: audit_event(),
     "scheduling.Room": lambda i: RoomFactory(),
     "scheduling.AppointmentType": lambda i: AppointmentTypeFactory(name=f"Long visit {i}"),
     "scheduling.WorkingHours": lambda i: WorkingHoursFactory(),
@@ -94,7 +94,7 @@ CLINICAL_RECORDS = [
     "patients.Screening",
     "patients.Consent",
     "patients.Assessment",
-    "patients.ClinicalRecordAccess",
+    "patients.AuditEvent",
     "treatments.TreatmentPlan",
     "treatments.SessionChart",
     "treatments.AdverseEvent",
@@ -233,7 +233,7 @@ def signed_chart(therapist):
 
 
 def access_log_entry(therapist):
-    return ClinicalRecordAccessFactory(user=therapist, record="screening 12")
+    return audit_event(user=therapist, record="screening 12")
 
 
 @pytest.mark.parametrize(

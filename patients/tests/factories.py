@@ -155,10 +155,14 @@ class ConsentTextFactory(factory.django.DjangoModelFactory):
     body = "Dry needling may cause soreness, bruising and, rarely, more serious harm."
 
 
-class ClinicalRecordAccessFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = "patients.ClinicalRecordAccess"
+def audit_event(*, user=None, patient=None, record="screening 1"):
+    """A read in the access log, written the only way rows are written: appended to the chain."""
+    from patients import audit
+    from patients.models import AuditEvent
 
-    user = factory.SubFactory(UserFactory, role=roles.THERAPIST)
-    patient = factory.SubFactory(PatientFactory)
-    record = "screening 1"
+    return audit.record(
+        action=AuditEvent.Action.READ,
+        user=user or UserFactory(role=roles.THERAPIST),
+        patient=patient or PatientFactory(),
+        what=record,
+    )

@@ -19,7 +19,7 @@ from django.utils.html import escape
 from patients import services
 from patients.models import (
     Assessment,
-    ClinicalRecordAccess,
+    AuditEvent,
     Consent,
     ConsentText,
     Patient,
@@ -755,8 +755,10 @@ def test_it_logs_each_read_of_a_clinical_record(client, therapist, clinic_admin,
         client.force_login(clinic_admin)
         client.get(patient.get_absolute_url())
 
-    logged = ClinicalRecordAccess.objects.order_by("id").values_list(
-        "user__username", "patient", "record", "accessed_at"
+    logged = (
+        AuditEvent.objects.reads()
+        .order_by("id")
+        .values_list("user__username", "patient", "record", "accessed_at")
     )
     assert list(logged) == [
         ("theo", patient.pk, "clinical timeline", MONDAY_MORNING),
@@ -766,14 +768,17 @@ def test_it_logs_each_read_of_a_clinical_record(client, therapist, clinic_admin,
     ]
 
 
-def test_it_does_not_log_the_front_desk_reading_the_patient_page(client, receptionist, therapist, patient):
+def test_it_logs_the_front_desk_reading_details_but_no_clinical_record(
+    client, receptionist, therapist, patient
+):
     screening_with_answers(patient=patient, therapist=therapist)
     client.force_login(receptionist)
 
     client.get(patient.get_absolute_url())
     client.get(reverse("patients:list"))
 
-    assert not ClinicalRecordAccess.objects.exists()
+    reads = AuditEvent.objects.reads().values_list("user", "patient", "record")
+    assert list(reads) == [(receptionist.pk, patient.pk, "patient details")]
 
 
 # Consent.

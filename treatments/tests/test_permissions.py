@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from clinic.tests.matrix import LOGIN, PERSONAS, assert_status, log_in
-from patients.models import ClinicalRecordAccess, Patient
+from patients.models import AuditEvent, Patient
 from scheduling.models import Appointment
 from treatments import services, urls
 from treatments.models import (
@@ -268,7 +268,7 @@ def test_the_clinic_admin_reads_the_plan_and_the_chart_and_each_read_is_logged(c
 
     assert "Moderate plan for Maria Alvarez" in plan_page
     assert CHART_NOTES in chart_page
-    assert list(ClinicalRecordAccess.objects.order_by("pk").values_list("user", "patient", "record")) == [
+    assert list(AuditEvent.objects.reads().order_by("pk").values_list("user", "patient", "record")) == [
         (clinic_admin.pk, world["patient"].pk, f"treatment plan {world['plan'].pk}"),
         (clinic_admin.pk, world["patient"].pk, f"session chart {world['signed'].pk}"),
     ]
@@ -294,7 +294,7 @@ def test_an_outsider_reads_no_plan_or_chart_and_leaves_no_access_log(client, wor
             assert response.status_code == 403
             assert CHART_NOTES not in response.content.decode()
 
-    assert not ClinicalRecordAccess.objects.exists()
+    assert not AuditEvent.objects.reads().exists()
 
 
 # The front desk: the plan's status and sessions, never its clinical content.
