@@ -6,6 +6,7 @@ the test is skipped with the reason.
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -213,3 +214,59 @@ def page(browser):
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+# What a failed browser test leaves behind: a screenshot and the HTML of each
+# page it had open, under VAR_DIR/test-artifacts/ (CI prints the folder).
+
+ARTIFACTS_KEY = pytest.StashKey[list]()
+
+
+def artifacts_folder():
+    from django.conf import settings
+
+    return Path(settings.VAR_DIR) / "test-artifacts"
+
+
+def save_browser_artifacts(item):
+    """Save `<test>.png` and `<test>.html` of the test's page, and of every
+    other page its browser has open (`<test>-2.png`, ...). Returns the files."""
+    folder = artifacts_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    # Both CI passes write here: the database in the name keeps them apart.
+    name = re.sub(r"[^\w.-]+", "-", f"{Path(item.path).stem}.{item.name}-{connection.vendor}").strip("-")
+    main = item.funcargs["page"]
+    others = [
+        page
+        for context in item.funcargs["browser"].contexts
+        for page in context.pages
+        if page is not main and not page.is_closed()
+    ]
+    saved = []
+    for number, page in enumerate([main, *others], start=1):
+        stem = folder / (name if number == 1 else f"{name}-{number}")
+        try:
+            page.screenshot(path=f"{stem}.png", full_page=True, timeout=10_000)
+            saved.append(f"{stem}.png")
+            Path(f"{stem}.html").write_text(page.content())
+            saved.append(f"{stem}.html")
+        except Exception as error:  # a crashed page must not hide the test's own failure
+            saved.append(f"{stem}: not saved ({error})")
+    return saved
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call" and report.failed and "page" in getattr(item, "funcargs", {}):
+        saved = save_browser_artifacts(item)
+        item.config.stash.setdefault(ARTIFACTS_KEY, []).extend(saved)
+        report.sections.append(("browser artefacts", "\n".join(saved)))
+    return report
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if config.stash.get(ARTIFACTS_KEY, None):
+        terminalreporter.write_line(
+            f"Failed browser tests left screenshots and page HTML in {artifacts_folder()}", yellow=True
+        )
