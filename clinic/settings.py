@@ -326,6 +326,19 @@ CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_MINUTES", 15) * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_MAX_AGE = datetime.timedelta(hours=env_int("SESSION_MAX_HOURS", 12))
+# The links sent to patients (appointment, check-in, unsubscribe) and the
+# calendar feeds: at most this many requests a minute from one address.
+PATIENT_LINK_RATE = env_int("PATIENT_LINK_RATE", 30)
+# The rate limits' counters: per process unless CACHE_URL names a shared Redis
+# (a database of its own, e.g. redis://redis:6379/1, never the broker's).
+CACHE_URL = env("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 # No inline script or style: every script and stylesheet is a static file.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

@@ -10,6 +10,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from clinic import roles
+from clinic.ratelimit import rate_limited
 from patients import services as patient_services
 from patients.models import Patient
 from scheduling import services as scheduling_services
@@ -520,6 +521,7 @@ def _chosen_times_or_none(request, count):
 
 
 @login_not_required
+@rate_limited("check-in")
 def checkin(request, token):
     """The patient, from the 24-hour aftercare email: how they are now."""
     try:

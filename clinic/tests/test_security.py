@@ -282,3 +282,24 @@ def test_every_page_carries_the_security_headers(client, receptionist):
     session_cookie = response.cookies["sessionid"]
     assert session_cookie["httponly"]
     assert session_cookie["samesite"] == "Lax"
+
+
+# The links sent to patients.
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["scheduling:patient-link", "scheduling:unsubscribe", "scheduling:calendar-feed", "treatments:check-in"],
+)
+def test_a_patient_link_answers_429_after_too_many_tries_from_one_address(client, settings, clock, name):
+    settings.PATIENT_LINK_RATE = 5
+    url = reverse(name, args=["guessed-token"])
+
+    answers = [client.get(url).status_code for _ in range(6)]
+
+    assert 429 not in answers[:5]
+    assert answers[5] == 429
+    assert "Please wait a minute" in client.get(url).content.decode()
+    assert client.get(url, REMOTE_ADDR="10.0.0.9").status_code != 429  # another address
+    clock.shift(datetime.timedelta(minutes=1))
+    assert client.get(url).status_code != 429

@@ -10,6 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from clinic import roles
+from clinic.ratelimit import rate_limited
 from scheduling import calendar, services
 from scheduling.models import Appointment, CalendarFeed
 
@@ -39,6 +40,7 @@ def appointment_ics(request, pk):
 
 
 @login_not_required
+@rate_limited("calendar-feed")
 @never_cache
 @require_safe
 def calendar_feed(request, token):

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from clinic.ratelimit import rate_limited
 from scheduling import services
 from scheduling.models import Appointment
 from scheduling.services import PatientLinkInvalid, SchedulingError
@@ -14,6 +15,7 @@ Status = Appointment.Status
 
 
 @login_not_required
+@rate_limited("patient-link")
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def patient_link(request, token):

@@ -3,11 +3,13 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from clinic.ratelimit import rate_limited
 from patients.models import Patient
 from scheduling.emails import patient_from_unsubscribe_token
 
 
 @login_not_required
+@rate_limited("unsubscribe")
 @csrf_exempt  # mail clients send the one-click List-Unsubscribe POST without a CSRF token
 def unsubscribe(request, token):
     """Anyone holding the link from an email: stop the clinic's emails to
