@@ -16,6 +16,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clinic.tests.factories import PASSWORD
+from patients.models import Patient
 
 pytestmark = pytest.mark.django_db
 
@@ -303,3 +304,50 @@ def test_a_patient_link_answers_429_after_too_many_tries_from_one_address(client
     assert client.get(url, REMOTE_ADDR="10.0.0.9").status_code != 429  # another address
     clock.shift(datetime.timedelta(minutes=1))
     assert client.get(url).status_code != 429
+
+
+# Logs.
+
+CANARY_NAME = "Zebedee Quillfeather"
+CANARY_PASSWORD = "canary-Pa55word-never-logged"
+
+
+def test_logs_never_carry_a_patients_details_or_a_password(client, settings, receptionist, therapist, caplog):
+    """Log a receptionist in (a wrong password first), register a patient,
+    open her pages as the front desk and as an outsider therapist, book her,
+    send her confirmation: nothing of her, nor any password, reaches the logs."""
+    from scheduling import reminders
+    from scheduling.models import Reminder
+    from scheduling.tests.factories import AppointmentFactory
+
+    settings.DEBUG_PROPAGATE_EXCEPTIONS = False
+    with caplog.at_level(logging.DEBUG):
+        client.post(reverse("login"), {"username": receptionist.username, "password": CANARY_PASSWORD})
+        log_in(client, receptionist)
+        client.post(
+            reverse("patients:register"),
+            {
+                "first_name": "Zebedee",
+                "last_name": "Quillfeather",
+                "date_of_birth": "1970-01-02",
+                "sex": "male",
+                "email": "zebedee.quillfeather@example.com",
+                "phone": "+12125550199",
+                "email_consent": "on",
+            },
+        )
+        patient = Patient.objects.get(last_name="Quillfeather")
+        client.get(reverse("patients:detail", args=[patient.pk]))
+        client.get(reverse("patients:list"), {"q": "Quillfeather"})
+        client.force_login(therapist)
+        client.get(reverse("patients:screening-new", args=[patient.pk]))
+        settings.REMINDER_QUIET_HOURS = (24, 0)
+        reminders.on_booked([AppointmentFactory(patient=patient)])
+        for reminder_id in reminders.claim_due():
+            reminders.send(reminder_id)
+
+    assert Reminder.objects.filter(appointment__patient=patient, status=Reminder.Status.SENT).exists()
+    logged = "\n".join(record.getMessage() + str(record.args or "") for record in caplog.records)
+    assert caplog.records  # the run did log (requests, logins, emails)
+    for secret in ("Zebedee", "Quillfeather", "zebedee.quillfeather", "2125550199", CANARY_PASSWORD):
+        assert secret not in logged
