@@ -84,6 +84,7 @@ def two_factor_setup(request):
     if device is None:
         device = TOTPDevice.objects.create(user=request.user, name=AUTHENTICATOR, confirmed=False)
     form = CodeForm(request.POST or None)
+    form.fields["code"].help_text = "The 6-digit code your authenticator app shows."
     if form.is_valid():
         if device.verify_token(form.cleaned_data["code"].replace(" ", "")):
             with transaction.atomic():
