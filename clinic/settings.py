@@ -189,6 +189,8 @@ AXES_VERBOSE = False
 # production settings, offered in the embedded demo so its logins work at once.
 TWO_FACTOR_REQUIRED = env_bool("TWO_FACTOR_REQUIRED", default=PRODUCTION)
 OTP_TOTP_ISSUER = env("CLINIC_NAME", "Riverside Physiotherapy")
+# The clinic admin resets an authenticator but never sees its secret.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -1,9 +1,12 @@
+from operator import attrgetter
+
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic import roles
+from patients import audit
 from patients.models import (
     RED_FLAG_CATEGORIES,
     Assessment,
@@ -20,7 +23,23 @@ from patients.services import patient_save
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Clinical records are written through the clinic's pages, never here,
-    and never deleted."""
+    and never deleted. Opening one here is a read in the access log, as on
+    the clinic's pages: `patient_of` names the row's patient ("plan.patient")."""
+
+    patient_of = None
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        original = getattr(response, "context_data", {}).get("original")
+        if self.patient_of and original is not None and response.status_code == 200:
+            audit.record(
+                action=AuditEvent.Action.READ,
+                user=request.user,
+                patient_id=attrgetter(f"{self.patient_of}_id")(original),
+                what=f"{self.model._meta.verbose_name} {original.pk} (admin)",
+                ip_address=audit.client_ip(request),
+            )
+        return response
 
     def has_add_permission(self, request):
         return False
@@ -132,6 +151,7 @@ class ScreeningAnswerInline(RecordInline):
 
 @admin.register(Screening)
 class ScreeningAdmin(ReadOnlyAdmin):
+    patient_of = "patient"
     list_display = ["patient", "therapist", "result", "created_at", "signed_at", "valid_until"]
     list_filter = [
         "result",
@@ -174,6 +194,7 @@ class ConsentTextAdmin(admin.ModelAdmin):
 
 @admin.register(Consent)
 class ConsentAdmin(ReadOnlyAdmin):
+    patient_of = "patient"
     list_display = ["patient", "consent_text", "method", "witnessed_by", "given_at", "withdrawn_at"]
     list_filter = ["method", "consent_text", ("withdrawn_at", admin.EmptyFieldListFilter)]
     search_fields = ["patient__last_name", "patient__first_name"]
@@ -183,6 +204,7 @@ class ConsentAdmin(ReadOnlyAdmin):
 
 @admin.register(Assessment)
 class AssessmentAdmin(ReadOnlyAdmin):
+    patient_of = "patient"
     list_display = ["patient", "kind", "assessed_at", "therapist", "leg_pain", "back_pain", "odi_percent"]
     list_filter = ["kind", ("therapist", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["patient__last_name", "patient__first_name"]

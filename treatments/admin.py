@@ -42,6 +42,7 @@ class AftercareItemAdmin(HistoryAdmin):
 
 @admin.register(TreatmentPlan)
 class TreatmentPlanAdmin(ReadOnlyAdmin, HistoryAdmin):
+    patient_of = "patient"
     list_display = ["patient", "therapist", "severity", "planned_sessions", "status", "created_at"]
     list_filter = ["status", "severity", ("therapist", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["patient__last_name", "patient__first_name"]
@@ -73,6 +74,7 @@ class AdverseEventInline(RecordInline):
 
 @admin.register(SessionChart)
 class SessionChartAdmin(ReadOnlyAdmin):
+    patient_of = "plan.patient"
     list_display = [
         "plan__patient",
         "session_number",
@@ -96,6 +98,7 @@ class SessionChartAdmin(ReadOnlyAdmin):
 class AdverseEventAdmin(ReadOnlyAdmin):
     """Adverse events as charted; a serious one is also flagged on the dashboard."""
 
+    patient_of = "chart.plan.patient"
     list_display = ["chart__appointment__starts_at", "chart__plan__patient", "kind", "severity", "serious"]
     list_filter = ["kind", "severity"]
     search_fields = ["chart__plan__patient__last_name", "chart__plan__patient__first_name", "notes"]
@@ -109,6 +112,7 @@ class AdverseEventAdmin(ReadOnlyAdmin):
 
 @admin.register(ChartAmendment)
 class ChartAmendmentAdmin(ReadOnlyAdmin):
+    patient_of = "chart.plan.patient"
     list_display = ["chart", "amended_by", "amended_at", "reason"]
     list_filter = [("amended_by", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["chart__plan__patient__last_name", "chart__plan__patient__first_name", "reason"]
@@ -120,6 +124,7 @@ class ChartAmendmentAdmin(ReadOnlyAdmin):
 class AftercareCheckInAdmin(ReadOnlyAdmin):
     """What patients reported after a visit; the treating therapist acknowledges alerts."""
 
+    patient_of = "appointment.patient"
     list_display = [
         "submitted_at",
         "appointment__patient",
