@@ -3,6 +3,7 @@ from operator import attrgetter
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic import roles
@@ -56,7 +57,14 @@ class HistoryAdmin(SimpleHistoryAdmin):
     version posted from its history page with only the view permission
     checked; here reverting needs the change permission, as any change does."""
 
+    def history_view(self, request, object_id, extra_context=None):
+        if not str(object_id).isdigit():
+            raise Http404  # simple_history would fail on a non-numeric id
+        return super().history_view(request, object_id, extra_context)
+
     def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if not (str(object_id).isdigit() and str(version_id).isdigit()):
+            raise Http404
         if request.method == "POST" and not self.has_change_permission(request):
             raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)

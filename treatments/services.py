@@ -9,6 +9,7 @@ from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Max
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
@@ -421,15 +422,16 @@ def checkin_alert_email(checkin: AftercareCheckIn) -> None:
     therapist = appointment.patient.treating_therapist or appointment.therapist
     if not therapist.email:
         return
-    link = settings.SITE_URL + reverse("treatments:my-day")
+    context = {
+        "patient": appointment.patient,
+        "visit_at": timezone.localtime(appointment.starts_at),
+        "reasons": checkin.alert_reasons,
+        "link": settings.SITE_URL + reverse("treatments:my-day"),
+    }
     send_mail(
         subject=f"Check-in alert: {appointment.patient.full_name}",
-        message=(
-            f"{appointment.patient.full_name} sent a check-in after the visit of "
-            f"{timezone.localtime(appointment.starts_at):%a %d %b %H:%M} that needs your attention:\n\n"
-            + "\n".join(f"- {reason}" for reason in checkin.alert_reasons)
-            + f"\n\nCall the patient. Details on your day page: {link}\n"
-        ),
+        message=render_to_string("emails/checkin_alert/body.txt", context),
+        html_message=render_to_string("emails/checkin_alert/body.html", context),
         from_email=None,
         recipient_list=[therapist.email],
     )

@@ -846,23 +846,11 @@ def test_a_clinical_record_read_in_the_admin_is_in_the_access_log(world, db, nam
     assert reads.count() > before
 
 
-ADMIN_500_BUG = (
-    "BUG (robustness, staff only): django-simple-history's admin history pages answer an id "
-    "that is not a number with a server error (ValueError) instead of 404"
-)
-
-
 @pytest.mark.parametrize(
     "path",
     [
-        pytest.param(
-            "/admin/treatments/treatmentplan/x/history/",
-            marks=pytest.mark.xfail(strict=True, reason=ADMIN_500_BUG),
-        ),
-        pytest.param(
-            "/admin/patients/screeningitem/1/history/x/",
-            marks=pytest.mark.xfail(strict=True, reason=ADMIN_500_BUG),
-        ),
+        "/admin/treatments/treatmentplan/x/history/",
+        "/admin/patients/screeningitem/1/history/x/",
         "/admin/otp_totp/totpdevice/99999/config/",
     ],
 )

@@ -85,6 +85,9 @@ def test_it_alerts_the_therapist_when_leg_pain_is_worse_than_before_the_visit(
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["theo@clinic.example"]
     assert "Leg pain 8/10, worse than 6/10 before the visit." in mail.outbox[0].body
+    html, mimetype = mail.outbox[0].alternatives[0]
+    assert mimetype == "text/html"
+    assert "<li>Leg pain 8/10, worse than 6/10 before the visit.</li>" in html
     client.force_login(therapist)
     assert (
         "Leg pain 8/10, worse than 6/10 before the visit."
