@@ -524,7 +524,7 @@ def test_the_patient_follows_her_emails_checks_in_and_cancels_late(
 
     # ... which alerts Theo: by email, through the worker, and on his day.
     alert_email = email_to(clinic.therapist.email, "Check-in alert: Maria Lopez")
-    assert "Leg pain 8/10, worse than 7/10 before the visit." in alert_email.get_content()
+    assert "Leg pain 8/10, worse than 7/10 before the visit." in journey.text_part(alert_email)
     theo = open_page()
     log_in(theo, live_server, clinic.therapist)
     theo.get_by_role("link", name="My day").click()

@@ -43,7 +43,7 @@ def test_it_checks_a_patient_in_from_the_front_desk(client, receptionist, appoin
     assert change.changed_by == receptionist
 
 
-def test_it_answers_htmx_with_the_updated_row_only(client, receptionist, appointment):
+def test_it_answers_htmx_with_the_updated_row_and_the_days_counts(client, receptionist, appointment):
     client.force_login(receptionist)
 
     response = client.post(reverse("scheduling:check-in", args=[appointment.pk]), HTTP_HX_REQUEST="true")
@@ -53,6 +53,11 @@ def test_it_answers_htmx_with_the_updated_row_only(client, receptionist, appoint
     assert f'id="appointment-{appointment.pk}"' in body
     assert "Checked in" in body
     assert "<html" not in body
+    # The counts above the columns are swapped in out of band, so they stay true.
+    counts = body[body.index('id="status-counts"') :]
+    assert 'hx-swap-oob="true"' in counts
+    assert "Booked: <strong>0</strong>" in counts
+    assert "Checked in: <strong>1</strong>" in counts
 
 
 def test_it_refuses_a_no_show_before_the_appointment_begins(client, receptionist, appointment):

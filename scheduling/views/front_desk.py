@@ -39,15 +39,20 @@ def _columns(day):
     return [(therapist, by_therapist.get(therapist.pk, [])) for therapist in people], appointments
 
 
+def _status_counts(day):
+    """The day's appointments by status, every status listed. One query."""
+    by_status = dict(
+        Appointment.objects.on_day(day).values("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    return [(label, by_status.get(value, 0)) for value, label in Appointment.Status.choices]
+
+
 @roles.role_required(*roles.FRONT_DESK)
 def front_desk(request):
     """Receptionist and clinic admin: the day at the front desk, a column per
     therapist, with check-in, no-show and cancel one click away."""
     day = _day(request)
     columns, appointments = _columns(day)
-    by_status = dict(
-        Appointment.objects.on_day(day).values("status").annotate(n=Count("id")).values_list("status", "n")
-    )
     return render(
         request,
         "scheduling/front_desk.html",
@@ -58,9 +63,7 @@ def front_desk(request):
             "next_day": day + datetime.timedelta(days=1),
             "columns": columns,
             "appointments": appointments,
-            "status_counts": [
-                (label, by_status.get(value, 0)) for value, label in Appointment.Status.choices
-            ],
+            "status_counts": _status_counts(day),
             "now": timezone.now(),
         },
     )
@@ -127,17 +130,24 @@ def _act(request, pk, action):
     except SchedulingError as problem:
         error = str(problem)
     appointment.refresh_from_db()
+    day = timezone.localdate(appointment.starts_at)
     if request.htmx:
+        # The card, and the day's counts above the columns swapped in out of band.
         return render(
             request,
             "scheduling/_appointment_card.html",
-            {"appointment": appointment, "error": error, "now": timezone.now()},
+            {
+                "appointment": appointment,
+                "error": error,
+                "now": timezone.now(),
+                "status_counts": _status_counts(day),
+                "counts_out_of_band": True,
+            },
         )
     if error:
         messages.error(request, error)
     else:
         messages.success(request, f"{appointment.patient}: {appointment.get_status_display().lower()}.")
-    day = timezone.localdate(appointment.starts_at)
     return redirect(f"{reverse('scheduling:front-desk')}?day={day.isoformat()}")
 
 
