@@ -1,4 +1,5 @@
 import datetime
+import re
 
 from django.conf import settings
 from django.db import models
@@ -326,6 +327,12 @@ class Reminder(models.Model):
         )
 
 
+# What the clinic's own email wording may not reach: the templates get whole
+# model objects (a therapist's password hash is one lookup away), and the debug
+# tag would print the whole context. (Django refuses names starting with _.)
+FORBIDDEN_IN_WORDING = re.compile(r"\{[{%][^}]*password[^}]*[}%]\}|\{%\s*debug\b", re.IGNORECASE)
+
+
 class EmailWording(models.Model):
     """The clinic's own wording of one kind of patient email, replacing the
     default in templates/emails/<kind>/ without a code change. Same template
@@ -351,7 +358,15 @@ class EmailWording(models.Model):
         from django.template import Template, TemplateSyntaxError
 
         for name in ("subject", "body_text", "body_html"):
+            source = getattr(self, name)
             try:
-                Template(getattr(self, name))
+                Template(source)
             except TemplateSyntaxError as error:
                 raise ValidationError({name: f"This wording has a template error: {error}"}) from None
+            if FORBIDDEN_IN_WORDING.search(source):
+                raise ValidationError(
+                    {
+                        name: "Emails may show the patient's and the appointment's details only: "
+                        "no password and no debug tag."
+                    }
+                )

@@ -7,6 +7,7 @@ Rows are written by the real services; the dispatcher is run in-process
 
 import datetime
 import smtplib
+from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -705,3 +706,35 @@ def test_it_refuses_wording_with_a_template_error():
         wording.full_clean()
 
     assert "template error" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "source"),
+    [
+        ("body_text", "Your therapist's key: {{ appointment.therapist.password }}"),
+        ("body_html", "{% if appointment.therapist.password %}x{% endif %}"),
+        ("subject", "{{ appointment.therapist.password|slice:':9' }}"),
+        ("body_html", "{% debug %}"),
+    ],
+)
+def test_it_refuses_wording_that_reaches_past_the_patients_details(field, source):
+    wording = EmailWording(
+        kind=Reminder.Kind.AFTERCARE_24H,
+        **{"subject": "Your visit", "body_text": "x", "body_html": "x"} | {field: source},
+    )
+
+    with pytest.raises(ValidationError) as error:
+        wording.full_clean()
+
+    assert "no password" in str(error.value)
+
+
+def test_it_accepts_wording_built_like_the_defaults():
+    wording = EmailWording(
+        kind=Reminder.Kind.AFTERCARE_24H,
+        subject="Your visit on {{ appointment.starts_at|date:'D j M' }}",
+        body_text=(Path(django_settings.BASE_DIR) / "templates/emails/aftercare_24h/body.txt").read_text(),
+        body_html=(Path(django_settings.BASE_DIR) / "templates/emails/aftercare_24h/body.html").read_text(),
+    )
+
+    wording.full_clean()
