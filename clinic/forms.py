@@ -3,6 +3,7 @@ import datetime
 from django import forms
 
 from clinic.reports import FIRST_YEAR, LAST_YEAR, MAX_PERIOD_DAYS, Period, therapists
+from scheduling.forms import TherapistChoiceField
 
 
 class PeriodForm(forms.Form):
@@ -11,7 +12,7 @@ class PeriodForm(forms.Form):
 
     first = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     last = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    therapist = forms.ModelChoiceField(
+    therapist = TherapistChoiceField(
         queryset=None,
         required=False,
         empty_label="All therapists",
@@ -24,7 +25,6 @@ class PeriodForm(forms.Form):
         self.default = Period.this_week(today)
         if with_therapist:
             self.fields["therapist"].queryset = therapists()
-            self.fields["therapist"].label_from_instance = lambda user: user.get_full_name() or user.username
         else:
             del self.fields["therapist"]
 

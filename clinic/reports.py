@@ -11,7 +11,6 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.contrib.auth import get_user_model
 from django.db.models import (
     Avg,
     Case,
@@ -160,16 +159,13 @@ def hours(minutes):
     return (Decimal(minutes) / 60).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
-def person(user):
-    return user.get_full_name() or user.get_username()
+person = roles.display_name
 
 
 def therapists(therapist=None):
     """The active therapists, or the one a report is filtered to."""
-    users = get_user_model().objects.filter(groups__name=roles.THERAPIST, is_active=True)
-    if therapist is not None:
-        users = users.filter(pk=therapist.pk)
-    return users.order_by("last_name", "first_name", "pk")
+    users = roles.therapists()
+    return users.filter(pk=therapist.pk) if therapist is not None else users
 
 
 def today_panel(*, today=None, therapist=None, clinical=True):
@@ -293,7 +289,7 @@ def utilisation_panel(period, *, therapist=None, therapist_rows=None):
                 described_by=table.slug,
             )
         )
-    return Panel("utilisation", "Utilisation", tables=tables, charts=charts)
+    return Panel("utilisation", "Utilisation", tables=tables, charts=charts, figures={"rooms": len(rooms)})
 
 
 def attendance_panel(period, *, therapist=None, now=None):

@@ -32,6 +32,21 @@ def roles_of(user):
     return user._clinic_roles
 
 
+def therapists():
+    """The active users who hold the therapist role, by name."""
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.filter(groups__name=THERAPIST, is_active=True)
+        .order_by("last_name", "first_name", "pk")
+    )
+
+
+def display_name(user):
+    return user.get_full_name() or user.get_username()
+
+
 def has_role(user, *roles):
     return bool(roles_of(user) & set(roles))
 

@@ -188,7 +188,6 @@ AXES_VERBOSE = False
 # Two-factor (TOTP) for every staff account: required before any page under
 # production settings, offered in the embedded demo so its logins work at once.
 TWO_FACTOR_REQUIRED = env_bool("TWO_FACTOR_REQUIRED", default=PRODUCTION)
-OTP_TOTP_ISSUER = env("CLINIC_NAME", "Riverside Physiotherapy")
 # The clinic admin resets an authenticator but never sees its secret.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 LOGIN_URL = "login"
@@ -221,6 +220,8 @@ PHONENUMBER_DEFAULT_REGION = env("PHONENUMBER_DEFAULT_REGION", "US")
 
 # The clinic, as named in pages and emails.
 CLINIC_NAME = env("CLINIC_NAME", "Riverside Physiotherapy")
+# The name an authenticator app shows beside the code.
+OTP_TOTP_ISSUER = CLINIC_NAME
 CLINIC_PHONE = env("CLINIC_PHONE", "+1 212 555 0100")
 CLINIC_EMAIL = env("CLINIC_EMAIL", "frontdesk@clinic.example")
 CLINIC_ADDRESS = env("CLINIC_ADDRESS", "120 Riverside Drive, New York, NY 10024")

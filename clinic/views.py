@@ -11,7 +11,6 @@ from django.utils import timezone
 from clinic import reports, roles
 from clinic.forms import PeriodForm
 from clinic.models import WorkerHeartbeat
-from scheduling.models import Room
 
 
 @login_required
@@ -125,7 +124,6 @@ def dashboard(request):
             "query": query_of(period, therapist),
             "panels": panels,
             "serious_events": reports.recent_serious_events(),
-            "active_rooms": Room.objects.filter(is_active=True).count(),
             "heartbeat": heartbeat,
             "worker_is_up": heartbeat is not None and heartbeat.is_recent(),
         },

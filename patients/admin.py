@@ -1,7 +1,6 @@
 from operator import attrgetter
 
 from django.contrib import admin
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
@@ -91,10 +90,6 @@ class RecordInline(admin.TabularInline):
         return False
 
 
-def therapists():
-    return get_user_model().objects.filter(groups__name=roles.THERAPIST, is_active=True)
-
-
 @admin.register(Patient)
 class PatientAdmin(admin.ModelAdmin):
     list_display = [
@@ -120,7 +115,7 @@ class PatientAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "treating_therapist":
-            kwargs["queryset"] = therapists()
+            kwargs["queryset"] = roles.therapists()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):

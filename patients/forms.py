@@ -1,7 +1,6 @@
 import datetime
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 from phonenumber_field.formfields import PhoneNumberField
 
@@ -50,9 +49,7 @@ class PatientForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.duplicates = Patient.objects.none()
         if roles.is_clinic_admin(user):
-            self.fields["treating_therapist"].queryset = get_user_model().objects.filter(
-                groups__name=roles.THERAPIST, is_active=True
-            )
+            self.fields["treating_therapist"].queryset = roles.therapists()
         else:
             # Only the clinic admin assigns or reassigns a patient's therapist.
             del self.fields["treating_therapist"]

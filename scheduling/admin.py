@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from patients.admin import HistoryAdmin, RecordInline, therapists
+from clinic import roles
+from patients.admin import HistoryAdmin, RecordInline
 from scheduling import reminders
 from scheduling.models import (
     Appointment,
@@ -37,7 +38,7 @@ class TherapistFieldAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "therapist":
-            kwargs["queryset"] = therapists()
+            kwargs["queryset"] = roles.therapists()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 

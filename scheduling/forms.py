@@ -33,13 +33,9 @@ def time_from(text):
         return None
 
 
-def therapists():
-    return get_user_model().objects.filter(groups__name=roles.THERAPIST, is_active=True).order_by("last_name")
-
-
 class TherapistChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, user):
-        return user.get_full_name() or user.get_username()
+        return roles.display_name(user)
 
 
 class AppointmentForm(forms.Form):
@@ -55,7 +51,7 @@ class AppointmentForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["therapist"].queryset = therapists()
+        self.fields["therapist"].queryset = roles.therapists()
 
     def clean(self):
         data = super().clean()

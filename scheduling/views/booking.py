@@ -13,7 +13,6 @@ from scheduling.forms import (
     RescheduleForm,
     cancelled_by_from,
     day_from,
-    therapists,
     time_from,
 )
 from scheduling.models import Appointment, AppointmentSeries, AppointmentType, Room
@@ -79,7 +78,7 @@ def _slots_and_rooms(form):
     therapist = _picked(
         form,
         "therapist",
-        lambda v: therapists().filter(pk=v).first() if v.isdecimal() and v.isascii() else None,
+        lambda v: roles.therapists().filter(pk=v).first() if v.isdecimal() and v.isascii() else None,
     )
     kind = _picked(
         form,

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from clinic import roles
 from scheduling import services
 from scheduling.availability import local
-from scheduling.forms import cancelled_by_from, day_from, therapists
+from scheduling.forms import cancelled_by_from, day_from
 from scheduling.models import Appointment
 from scheduling.services import SchedulingError
 
@@ -30,7 +30,7 @@ def _columns(day):
     by_therapist = {}
     for appointment in appointments:
         by_therapist.setdefault(appointment.therapist_id, []).append(appointment)
-    people = list(therapists())
+    people = list(roles.therapists())
     known = {t.pk for t in people}
     # A therapist no longer active still shows if booked that day.
     people += list(
@@ -83,7 +83,7 @@ def week(request):
     therapist's for the front desk (?therapist=id)."""
     day = _day(request)
     monday = day - datetime.timedelta(days=day.weekday())
-    choices = list(therapists())
+    choices = list(roles.therapists())
     if roles.is_therapist(request.user) and not roles.has_role(request.user, *roles.FRONT_DESK):
         therapist = request.user
     else:
