@@ -266,7 +266,7 @@ def save_browser_artifacts(item):
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
-    if report.when == "call" and report.failed and "page" in getattr(item, "funcargs", {}):
+    if report.when == "call" and report.failed and "browser" in getattr(item, "funcargs", {}):
         saved = save_browser_artifacts(item)
         item.config.stash.setdefault(ARTIFACTS_KEY, []).extend(saved)
         report.sections.append(("browser artefacts", "\n".join(saved)))
@@ -278,3 +278,21 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.write_line(
             f"Failed browser tests left screenshots and page HTML in {artifacts_folder()}", yellow=True
         )
+
+
+# The clinic's clock.
+
+
+@pytest.fixture
+def clinic_evening():
+    """Today at 18:00 clinic time, the clock still running: every visit of
+    the day has begun, so tests that chart and sign today's visits (at 09:00,
+    10:00, 14:00...) do not depend on when the suite runs."""
+    import datetime
+
+    import time_machine
+    from django.utils import timezone
+
+    evening = timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time(18)))
+    with time_machine.travel(evening, tick=True):
+        yield evening

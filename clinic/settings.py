@@ -229,6 +229,8 @@ SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # Clinical policy.
 SCREENING_VALID_DAYS = env_int("SCREENING_VALID_DAYS", 90)
+# A visit is checked in on its day, from this long before it starts.
+CHECK_IN_OPENS_MINUTES = env_int("CHECK_IN_OPENS_MINUTES", 60)
 
 # Patient emails: the reminder before each appointment, the quiet hours
 # (no email from 21:00 to 08:00 clinic time), and how sending is retried.

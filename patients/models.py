@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
@@ -91,12 +91,11 @@ class PatientQuerySet(models.QuerySet):
         return matches
 
     def with_clearance(self):
-        """Annotate the latest signed screening's result and expiry date."""
-        latest = Screening.objects.signed().filter(patient=OuterRef("pk")).order_by("-signed_at")
-        return self.annotate(
-            screening_result=Subquery(latest.values("result")[:1]),
-            screening_valid_until=Subquery(latest.values("valid_until")[:1]),
-        )
+        """Annotate what `patients.gate.Clearance.from_row` reads: the latest
+        signed screening's result and expiry, and whether consent is current."""
+        from patients import gate
+
+        return self.annotate(**gate.annotations())
 
 
 class Patient(models.Model):

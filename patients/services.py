@@ -161,6 +161,8 @@ def screening_sign(*, screening: Screening, therapist) -> Screening:
     SCREENING_VALID_DAYS; it supersedes the patient's earlier screenings."""
     if screening.therapist_id != therapist.pk:
         raise PatientRecordError("Only the therapist who wrote this screening can sign it.")
+    # The clinical gate holds this row while it decides; signing waits for it.
+    Patient.objects.select_for_update().filter(pk=screening.patient_id).first()
     if Screening.objects.filter(pk=screening.pk, signed_at__isnull=False).exists():
         raise PatientRecordError("This screening is already signed.")
     # Re-read the answers' categories now, so the signed result follows the
@@ -234,7 +236,10 @@ def consent_record(
     return consent
 
 
+@transaction.atomic
 def consent_withdraw(*, consent: Consent) -> None:
+    # The clinical gate holds this row while it decides; withdrawing waits for it.
+    Patient.objects.select_for_update().filter(pk=consent.patient_id).first()
     if consent.withdrawn_at is not None:
         raise PatientRecordError("This consent was already withdrawn.")
     if Consent.objects.filter(pk=consent.pk, withdrawn_at__isnull=True).update(withdrawn_at=timezone.now()):
@@ -278,39 +283,3 @@ def assessment_record(*, assessment: Assessment, therapist) -> Assessment:
                 treating_therapist=therapist
             )
     return assessment
-
-
-# What later steps of care ask of a patient.
-
-
-@dataclass(frozen=True)
-class Clearance:
-    """Whether a patient may be needled on a given day, and if not, why."""
-
-    screening: Screening | None
-    consent: Consent | None
-    problems: list[str]
-
-    @property
-    def is_cleared(self):
-        return not self.problems
-
-
-def needling_clearance(patient: Patient, on: datetime.date | None = None) -> Clearance:
-    on = on or timezone.localdate()
-    screening = current_screening(patient)
-    consent = current_consent(patient)
-    problems = []
-    if screening is None:
-        problems.append("The patient has no signed screening.")
-    elif screening.refers_out:
-        problems.append("The latest screening refers the patient out: not a dry-needling case.")
-    elif not screening.clears_needling:
-        problems.append("The latest screening did not clear the patient for dry needling.")
-    elif not screening.is_valid_on(on):
-        problems.append(
-            f"The screening was valid until {screening.valid_until:%d %b %Y}; screen the patient again."
-        )
-    if consent is None:
-        problems.append("The patient has not given consent to the current consent text.")
-    return Clearance(screening=screening, consent=consent, problems=problems)

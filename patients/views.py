@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from clinic import roles
-from patients import scoring, services
+from patients import gate, scoring, services
 from patients.forms import AssessmentForm, ConsentForm, PatientForm, PatientSearchForm, ScreeningForm
 from patients.models import ODI_SECTIONS, Assessment, Consent, Patient, Screening, ScreeningItem
 from patients.models import ScreeningCategory as Category
@@ -129,8 +129,21 @@ def patient_detail(request, pk):
     whether the patient is cleared and until when."""
     patient = get_patient(pk)
     clinical = services.can_read_clinical_records(request.user, patient)
-    clearance = services.needling_clearance(patient)
+    clearance = gate.needling_clearance(patient)
     timeline = _timeline(patient, clinical=clinical, user=request.user)
+    # Read through the relations: appointments and plan status are for every role.
+    upcoming = list(
+        patient.appointments.filter(starts_at__gte=timezone.now())
+        .exclude(status="cancelled")
+        .select_related("therapist", "room", "appointment_type")
+        .order_by("starts_at")
+    )
+    for appointment in upcoming:
+        appointment.needling_problems = (
+            clearance.problems_on(timezone.localdate(appointment.starts_at))
+            if appointment.appointment_type.involves_needling
+            else []
+        )
     services.clinical_access_log(
         user=request.user, patient=patient, record="clinical timeline" if clinical else "patient details"
     )
@@ -144,11 +157,7 @@ def patient_detail(request, pk):
             "can_record_consent": services.can_record_consent(request.user, patient),
             "clearance": clearance,
             "timeline": timeline,
-            # Read through the relations: appointments and plan status are for every role.
-            "upcoming": patient.appointments.filter(starts_at__gte=timezone.now())
-            .exclude(status="cancelled")
-            .select_related("therapist", "room", "appointment_type")
-            .order_by("starts_at"),
+            "upcoming": upcoming,
             "open_series": patient.appointment_series.annotate(
                 upcoming=Count(
                     "appointments",

@@ -28,8 +28,8 @@ class RoomAdmin(admin.ModelAdmin):
 
 @admin.register(AppointmentType)
 class AppointmentTypeAdmin(admin.ModelAdmin):
-    list_display = ["name", "default_minutes", "is_active"]
-    list_filter = ["is_active"]
+    list_display = ["name", "default_minutes", "purpose", "involves_needling", "is_active"]
+    list_filter = ["purpose", "involves_needling", "is_active"]
     search_fields = ["name"]
 
 

@@ -6,6 +6,7 @@ from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
 
+from patients import gate
 from scheduling import calendar
 from scheduling.models import Appointment, Reminder
 
@@ -52,18 +53,31 @@ def _next_appointment(reminder):
     )
 
 
+def _mark_needling_on_hold(patient, appointments):
+    """A needling visit on a day the patient is no longer cleared for (a new
+    screening, consent withdrawn, the screening expired): its email does not
+    promise needling."""
+    clearance = gate.needling_clearance(patient)
+    for appointment in appointments:
+        appointment.needling_on_hold = appointment.appointment_type.involves_needling and not (
+            clearance.cleared_on(timezone.localdate(appointment.starts_at))
+        )
+
+
 def context_for(reminder: Reminder) -> dict:
     from scheduling.services import patient_link_url
 
     appointment = reminder.appointment
     patient = appointment.patient
+    appointments = _appointments(reminder) if reminder.kind == Reminder.Kind.BOOKING_CONFIRMATION else []
+    _mark_needling_on_hold(patient, [appointment, *appointments])
     return {
         "reminder": reminder,
         "patient": patient,
         "appointment": appointment,
-        "appointments": _appointments(reminder)
-        if reminder.kind == Reminder.Kind.BOOKING_CONFIRMATION
-        else [],
+        "appointments": appointments,
+        "needling_on_hold": appointment.needling_on_hold,
+        "needled": reminder.context.get("needled", True),
         "muscles": reminder.context.get("muscles", []),
         "advice": reminder.context.get("advice", []),
         "next_appointment": _next_appointment(reminder)

@@ -90,6 +90,58 @@ class SeriesForm(forms.Form):
         return day
 
 
+class SessionTimesForm(forms.Form):
+    """The time kept or picked for each session of a previewed series: the
+    proposed time, an offered alternative (both posted as ISO times), or
+    another time typed in. Every time is in the clinic's zone, not past, and
+    within the booking horizon."""
+
+    def __init__(self, *args, count, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.count = count
+        for number in range(1, count + 1):
+            self.fields[f"session_{number}"] = forms.CharField(
+                max_length=40,
+                error_messages={"required": f"Choose a time for session {number}."},
+            )
+            self.fields[f"session_{number}_other"] = forms.DateTimeField(
+                required=False,
+                input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+                error_messages={"invalid": f"Give session {number}'s other time as a date and a time."},
+            )
+
+    def _moment(self, number):
+        choice = self.cleaned_data.get(f"session_{number}", "")
+        if choice == "other":
+            moment = self.cleaned_data.get(f"session_{number}_other")
+            if moment is None:
+                raise forms.ValidationError(f"Give the other time for session {number}.")
+        else:
+            try:
+                moment = datetime.datetime.fromisoformat(choice)
+            except ValueError:
+                raise forms.ValidationError(f"Choose a time for session {number}.") from None
+        if abs(moment.date() - timezone.localdate()) > BOOKING_HORIZON:
+            raise forms.ValidationError(f"Session {number}: book from today to at most a year ahead.")
+        if moment.tzinfo is not None:
+            moment = timezone.localtime(moment).replace(tzinfo=None)
+        starts_at = local(moment.date(), moment.time())
+        if starts_at < timezone.now():
+            raise forms.ValidationError(
+                f"Session {number}: that time has already passed; choose a later one."
+            )
+        if moment.date() > timezone.localdate() + BOOKING_HORIZON:
+            raise forms.ValidationError(f"Session {number}: book at most a year ahead.")
+        return starts_at
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        data["starts"] = [self._moment(number) for number in range(1, self.count + 1)]
+        return data
+
+
 class RescheduleForm(forms.Form):
     day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time", "step": 900}))

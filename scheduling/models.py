@@ -5,8 +5,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 from simple_history.models import HistoricalRecords
 
+from patients import gate
 from patients.models import Patient
 
 
@@ -22,8 +24,19 @@ class Room(models.Model):
 
 
 class AppointmentType(models.Model):
+    class Purpose(models.TextChoices):
+        FIRST_ASSESSMENT = "first_assessment", "First assessment"
+        REASSESSMENT = "reassessment", "Re-assessment"
+        TREATMENT = "treatment", "Treatment session"
+
     name = models.CharField(max_length=100, unique=True)
     default_minutes = models.PositiveSmallIntegerField()
+    purpose = models.CharField(max_length=20, choices=Purpose.choices, default=Purpose.TREATMENT)
+    involves_needling = models.BooleanField(
+        "involves dry needling",
+        default=True,
+        help_text="Booked only for a patient cleared for needling on the day of the visit.",
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -170,6 +183,10 @@ class AppointmentQuerySet(models.QuerySet):
         """Appointments that hold their time: every one but the cancelled."""
         return self.exclude(status=Appointment.Status.CANCELLED)
 
+    def with_patient_clearance(self):
+        """Annotate what `Appointment.clearance_problems` reads."""
+        return self.annotate(**gate.annotations("patient"))
+
     def overlapping(self, starts_at, ends_at):
         """Half-open ranges: one ending at 10:00 does not overlap one starting at 10:00."""
         return self.filter(starts_at__lt=ends_at, ends_at__gt=starts_at)
@@ -224,6 +241,36 @@ class Appointment(models.Model):
     def __str__(self):
         local = timezone.localtime(self.starts_at)
         return f"{self.patient} with {self.therapist} on {local:%Y-%m-%d %H:%M}"
+
+    def as_visit(self) -> gate.Visit:
+        """This appointment as the clinical gate sees it."""
+        return gate.Visit(
+            starts_at=self.starts_at,
+            involves_needling=self.appointment_type.involves_needling,
+            is_reassessment=self.appointment_type.purpose == AppointmentType.Purpose.REASSESSMENT,
+            checked_in=self.status == self.Status.CHECKED_IN,
+        )
+
+    @cached_property
+    def clearance_problems(self) -> list[str]:
+        """Why the patient may not be needled on this visit's day, from the
+        annotations of `with_patient_clearance()`; empty when cleared."""
+        day = timezone.localdate(self.starts_at)
+        return gate.Clearance.from_row(self, day).problems_on(day)
+
+    @property
+    def needling_not_cleared(self) -> bool:
+        """A needling visit on a day its patient is not cleared for: the front
+        desk and the therapist are warned."""
+        return self.appointment_type.involves_needling and bool(self.clearance_problems)
+
+    @property
+    def check_in_opens_at(self):
+        return gate.check_in_window(self.starts_at)[0]
+
+    @property
+    def check_in_closes_at(self):
+        return gate.check_in_window(self.starts_at)[1]
 
 
 class AppointmentChange(models.Model):

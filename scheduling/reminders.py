@@ -109,12 +109,14 @@ def on_rescheduled(appointment: Appointment) -> None:
     _schedule(appointment, Kind.APPOINTMENT_REMINDER, appointment.starts_at - lead)
 
 
-def on_completed(appointment: Appointment, aftercare: dict) -> None:
+def on_completed(appointment: Appointment, aftercare: dict, *, now=None) -> None:
     """Aftercare the same day, at 24 hours and at 48 hours, saying what the
-    therapist did and advised at this visit."""
-    now = timezone.now()
+    therapist did and advised at this visit, from `now` (the signature). A
+    visit without needling gets only the same-day email, in its own words."""
+    now = now or timezone.now()
     for kind, delay in AFTERCARE_DELAYS.items():
-        _schedule(appointment, kind, now + delay, aftercare)
+        if aftercare.get("needled", True) or kind == Kind.AFTERCARE_SAME_DAY:
+            _schedule(appointment, kind, now + delay, aftercare)
 
 
 # Sending.
@@ -177,7 +179,9 @@ def render(reminder: Reminder) -> tuple[str, str, str]:
 
 def send(reminder_id: int) -> str:
     """Send one claimed reminder. Returns what happened, for the logs."""
-    reminder = Reminder.objects.select_related("appointment__patient").get(pk=reminder_id)
+    reminder = Reminder.objects.select_related(
+        "appointment__patient", "appointment__appointment_type", "appointment__therapist"
+    ).get(pk=reminder_id)
     if reminder.status != Status.SENDING:
         return "not claimed"  # sent, cancelled or reclaimed meanwhile
     # Take the row for this task alone: of two tasks for the same claim (a

@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from patients import gate
 from scheduling import availability, reminders
 from scheduling.availability import Problem
 from scheduling.models import Appointment, AppointmentChange, AppointmentSeries
 
 LATE_CANCELLATION = datetime.timedelta(hours=24)
-# Statuses from which a visit can be completed.
-COMPLETABLE = (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED, Appointment.Status.CHECKED_IN)
 UPCOMING = (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED)
 
 
@@ -90,25 +89,56 @@ def _insert(appointment):
         raise
 
 
+def _visit(appointment_type, starts_at) -> gate.Visit:
+    return gate.Visit(
+        starts_at=starts_at,
+        involves_needling=appointment_type.involves_needling,
+        is_reassessment=appointment_type.purpose == appointment_type.Purpose.REASSESSMENT,
+    )
+
+
+def _gate_problems(patient, appointment_type, starts_at, *, clearance=None, lock=False) -> list[Problem]:
+    """What the clinical gate says against booking this visit then, as problems."""
+    decision = gate.clinical_gate(
+        patient, gate.Action.BOOK, visit=_visit(appointment_type, starts_at), clearance=clearance, lock=lock
+    )
+    return [Problem("not_cleared", reason) for reason in decision.reasons]
+
+
+def _offerable(slots, patient, appointment_type, clearance):
+    """Alternatives the gate would also allow: a needling visit only on a day
+    the patient is cleared."""
+    return [
+        slot for slot in slots if not _gate_problems(patient, appointment_type, slot, clearance=clearance)
+    ]
+
+
 @transaction.atomic
 def appointment_book(
     *, patient, therapist, room, appointment_type, starts_at, booked_by, ends_at=None, series=None
 ) -> Appointment:
-    """Book one appointment, or raise SlotUnavailable with what stops it and
-    free times nearby."""
+    """Book one appointment, or raise SlotUnavailable with what stops it (the
+    clinical gate's answer among it) and free times nearby."""
     ends_at = ends_at or starts_at + datetime.timedelta(minutes=appointment_type.default_minutes)
-    problems = availability.problems_for(
+    refused = _gate_problems(patient, appointment_type, starts_at, lock=True)
+    problems = refused + availability.problems_for(
         therapist=therapist, room=room, patient=patient, starts_at=starts_at, ends_at=ends_at
     )
     if problems:
+        clearance = gate.needling_clearance(patient)
         raise SlotUnavailable(
             problems,
-            availability.alternatives(
-                therapist=therapist,
-                room=room,
-                patient=patient,
-                starts_at=starts_at,
-                minutes=int((ends_at - starts_at).total_seconds() // 60),
+            _offerable(
+                availability.alternatives(
+                    therapist=therapist,
+                    room=room,
+                    patient=patient,
+                    starts_at=starts_at,
+                    minutes=int((ends_at - starts_at).total_seconds() // 60),
+                ),
+                patient,
+                appointment_type,
+                clearance,
             ),
         )
     appointment = Appointment(
@@ -158,26 +188,31 @@ def series_dates(*, first_day, time, weekdays, interval_weeks, count) -> list[da
     return times
 
 
-def series_preview(*, patient, therapist, room, appointment_type, starts, extra_checks=None):
-    """Every proposed session with its problems and, for each one with a
-    problem, the nearest free alternatives. `extra_checks(starts_at)` lets the
-    caller add problems of its own (the screening's expiry, for a plan)."""
+def series_preview(*, patient, therapist, room, appointment_type, starts):
+    """Every proposed session with its problems (the clinical gate's among
+    them) and, for each one with a problem, the nearest free alternatives
+    that the gate also allows."""
     minutes = appointment_type.default_minutes
+    clearance = gate.needling_clearance(patient)
     sessions = []
     for number, starts_at in enumerate(starts, start=1):
         ends_at = starts_at + datetime.timedelta(minutes=minutes)
-        problems = availability.problems_for(
+        problems = _gate_problems(patient, appointment_type, starts_at, clearance=clearance)
+        problems += availability.problems_for(
             therapist=therapist, room=room, patient=patient, starts_at=starts_at, ends_at=ends_at
         )
-        if extra_checks:
-            problems += extra_checks(starts_at)
         # Two proposed sessions of this series may not overlap each other either.
         if any(s.starts_at < ends_at and starts_at < s.ends_at for s in sessions):
             problems.append(Problem("series_overlap", "Another session of this series is booked then."))
         session = ProposedSession(number, starts_at, ends_at, problems)
         if problems:
-            session.alternatives = availability.alternatives(
-                therapist=therapist, room=room, patient=patient, starts_at=starts_at, minutes=minutes
+            session.alternatives = _offerable(
+                availability.alternatives(
+                    therapist=therapist, room=room, patient=patient, starts_at=starts_at, minutes=minutes
+                ),
+                patient,
+                appointment_type,
+                clearance,
             )
         sessions.append(session)
     return sessions
@@ -185,20 +220,25 @@ def series_preview(*, patient, therapist, room, appointment_type, starts, extra_
 
 @transaction.atomic
 def series_book(
-    *, patient, therapist, room, appointment_type, starts, booked_by, description, extra_checks=None
+    *, patient, therapist, room, appointment_type, starts, booked_by, description
 ) -> AppointmentSeries:
-    """Book every session, or none: the first session with a problem stops
-    the whole series and is named."""
+    """Book every session, or none: the first session with a problem (the
+    clinical gate's among them) stops the whole series and is named."""
+    if not starts:
+        raise SchedulingError("A series needs at least one session.")
+    # The patient's row stays locked to the end, so the clearance read here holds for every session.
+    clearance = gate.clinical_gate(
+        patient, gate.Action.BOOK, visit=_visit(appointment_type, starts[0]), lock=True
+    ).clearance
     series = AppointmentSeries.objects.create(patient=patient, description=description, booked_by=booked_by)
     minutes = appointment_type.default_minutes
     booked = []
     for number, starts_at in enumerate(starts, start=1):
         ends_at = starts_at + datetime.timedelta(minutes=minutes)
-        problems = availability.problems_for(
+        problems = _gate_problems(patient, appointment_type, starts_at, clearance=clearance)
+        problems += availability.problems_for(
             therapist=therapist, room=room, patient=patient, starts_at=starts_at, ends_at=ends_at
         )
-        if extra_checks:
-            problems += extra_checks(starts_at)
         if problems:
             raise SeriesConflict(number, starts_at, problems)
         appointment = Appointment(
@@ -246,7 +286,18 @@ def appointment_confirm(*, appointment, user=None):
 
 
 @transaction.atomic
-def appointment_check_in(*, appointment, user):
+def appointment_check_in(*, appointment, user, now=None):
+    """Check a patient in: on the visit's day, from CHECK_IN_OPENS_MINUTES
+    before it starts (the clinical gate's rule)."""
+    appointment = (
+        Appointment.objects.select_for_update().select_related("appointment_type").get(pk=appointment.pk)
+    )
+    if appointment.status in UPCOMING:
+        decision = gate.clinical_gate(
+            appointment.patient, gate.Action.CHECK_IN, visit=appointment.as_visit(), now=now, lock=True
+        )
+        if not decision.allowed:
+            raise SchedulingError(decision.message)
     return _transition(
         appointment,
         allowed=UPCOMING,
@@ -304,7 +355,8 @@ def appointment_reschedule(*, appointment, starts_at, user, room=None) -> Appoin
         raise SchedulingError("This appointment has already begun; it cannot be moved.")
     room = room or appointment.room
     ends_at = starts_at + (appointment.ends_at - appointment.starts_at)
-    problems = availability.problems_for(
+    problems = _gate_problems(appointment.patient, appointment.appointment_type, starts_at, lock=True)
+    problems += availability.problems_for(
         therapist=appointment.therapist,
         room=room,
         patient=appointment.patient,
@@ -315,13 +367,18 @@ def appointment_reschedule(*, appointment, starts_at, user, room=None) -> Appoin
     if problems:
         raise SlotUnavailable(
             problems,
-            availability.alternatives(
-                therapist=appointment.therapist,
-                room=room,
-                patient=appointment.patient,
-                starts_at=starts_at,
-                minutes=int((ends_at - starts_at).total_seconds() // 60),
-                exclude_pk=appointment.pk,
+            _offerable(
+                availability.alternatives(
+                    therapist=appointment.therapist,
+                    room=room,
+                    patient=appointment.patient,
+                    starts_at=starts_at,
+                    minutes=int((ends_at - starts_at).total_seconds() // 60),
+                    exclude_pk=appointment.pk,
+                ),
+                appointment.patient,
+                appointment.appointment_type,
+                gate.needling_clearance(appointment.patient),
             ),
         )
     before = {"starts_at": _iso(appointment.starts_at), "room": appointment.room.name}
@@ -352,26 +409,32 @@ def series_cancel_rest(*, series, cancelled_by, user=None, now=None) -> int:
 
 
 @transaction.atomic
-def appointment_complete(*, appointment: Appointment, aftercare: dict, completed_by=None) -> None:
+def appointment_complete(*, appointment: Appointment, aftercare: dict, completed_by=None, now=None) -> None:
     """Mark a visit completed when its chart is signed.
 
     The one entry point through which the clinical side tells scheduling a
     visit happened. `aftercare` is what the patient's aftercare emails will
-    say (the muscles treated and the advice ticked), handed over as plain data
-    so that scheduling never imports treatments; the reminders outbox stores
-    it with the aftercare emails it schedules. Completing twice is refused,
-    so a visit is completed, and its aftercare scheduled, exactly once.
+    say (the muscles treated and the advice ticked, and whether the visit
+    was needled), handed over as plain data so that scheduling never imports
+    treatments; the reminders outbox stores it with the aftercare emails it
+    schedules, due from `now`. Only a checked-in visit that has begun is
+    completed, and only once, so its aftercare is scheduled exactly once and
+    never before the visit.
     """
-    completed = Appointment.objects.filter(pk=appointment.pk, status__in=COMPLETABLE).update(
+    now = now or timezone.now()
+    current = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if current.starts_at > now:
+        raise SchedulingError("This visit has not begun yet; it cannot be completed.")
+    completed = Appointment.objects.filter(pk=appointment.pk, status=Appointment.Status.CHECKED_IN).update(
         status=Appointment.Status.COMPLETED
     )
     if not completed:
         raise SchedulingError(
-            "This visit cannot be completed: it is already completed, cancelled or a no-show."
+            f"This visit is {current.get_status_display().lower()}; only a checked-in visit can be completed."
         )
     appointment.status = Appointment.Status.COMPLETED
     _log(appointment, completed_by, "completed")
-    reminders.on_completed(appointment, aftercare)
+    reminders.on_completed(appointment, aftercare, now=now)
 
 
 # Therapists' calendar feeds.

@@ -121,7 +121,9 @@ class PlanEndForm(forms.Form):
 
 
 class PreNeedlingCheckForm(forms.Form):
-    """Asked before every session's needling."""
+    """Asked before every session's needling. A visit can also be charted
+    without needling, giving the reason: the only way for a patient who is
+    not cleared (`cleared=False`), whose check questions are then not asked."""
 
     screening_still_valid = forms.TypedChoiceField(
         label="Is the patient's screening still valid, and nothing in it has changed?",
@@ -136,6 +138,31 @@ class PreNeedlingCheckForm(forms.Form):
         coerce=lambda value: value == "yes",
         widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
     )
+    not_needled_reason = forms.CharField(
+        label="No needling at this visit: why?",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"}),
+        help_text="Fill in only to chart the visit without needling "
+        "(for example: assessment and exercises only, the patient declined).",
+    )
+
+    def __init__(self, *args, cleared=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cleared = cleared
+        if not cleared:
+            del self.fields["screening_still_valid"], self.fields["new_problem"]
+            self.fields["not_needled_reason"].required = True
+            self.fields["not_needled_reason"].error_messages["required"] = (
+                "The patient is not cleared for needling: give the reason to chart the visit without it."
+            )
+            self.fields["not_needled_reason"].help_text = ""
+
+    def clean(self):
+        data = super().clean()
+        data.setdefault("screening_still_valid", False)
+        data.setdefault("new_problem", False)
+        return data
 
 
 class ChartForm(forms.ModelForm):
@@ -152,12 +179,16 @@ class ChartForm(forms.ModelForm):
             "aftercare_given",
             "aftercare_notes",
             "notes",
+            "needled",
+            "not_needled_reason",
         ]
         widgets = {
             "aftercare_given": forms.CheckboxSelectMultiple,
             "slr_positive": forms.RadioSelect(choices=[(True, "Positive"), (False, "Negative")]),
             "aftercare_notes": forms.Textarea(attrs={"rows": 2}),
             "notes": forms.Textarea(attrs={"rows": 3}),
+            "needled": forms.RadioSelect(choices=[(True, "Needled"), (False, "Not needled")]),
+            "not_needled_reason": forms.Textarea(attrs={"rows": 2}),
             **{
                 name: forms.NumberInput(attrs={"min": 0, "max": 10})
                 for name in ("back_pain_before", "leg_pain_before", "back_pain_after", "leg_pain_after")
@@ -171,16 +202,31 @@ class ChartForm(forms.ModelForm):
             "slr_angle": "Straight-leg raise angle (degrees)",
             "slr_positive": "Straight-leg raise",
             "aftercare_given": "Aftercare given (the patient's aftercare emails repeat these)",
+            "needled": "Dry needling at this visit",
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["aftercare_given"].queryset = AftercareItem.objects.filter(is_active=True)
 
+    def _posted_or_kept(self, name):
+        # A form posted without the choice (an amendment, a crafted post) keeps the chart as it is.
+        if self.add_prefix(name) not in self.data:
+            return getattr(self.instance, name)
+        return self.cleaned_data[name]
+
+    def clean_needled(self):
+        return self._posted_or_kept("needled")
+
+    def clean_not_needled_reason(self):
+        return self._posted_or_kept("not_needled_reason")
+
     def clean(self):
         data = super().clean()
         if data.get("slr_done") and (data.get("slr_angle") is None or data.get("slr_positive") is None):
             raise forms.ValidationError("Give the straight-leg raise angle and whether it was positive.")
+        if data.get("needled") is False and not (data.get("not_needled_reason") or "").strip():
+            self.add_error("not_needled_reason", "Give the reason there was no needling at this visit.")
         return data
 
 

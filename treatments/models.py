@@ -156,6 +156,10 @@ class SessionChart(models.Model):
     # The pre-needling check.
     screening_confirmed_valid = models.BooleanField(default=False)
     new_contraindication_reported = models.BooleanField(default=False)
+    needled = models.BooleanField(
+        default=True, help_text="False when the visit took place without needling (the reason says why)."
+    )
+    not_needled_reason = models.TextField("why there was no needling", blank=True)
     back_pain_before = models.PositiveSmallIntegerField(validators=PAIN_SCALE, null=True, blank=True)
     leg_pain_before = models.PositiveSmallIntegerField(validators=PAIN_SCALE, null=True, blank=True)
     back_pain_after = models.PositiveSmallIntegerField(validators=PAIN_SCALE, null=True, blank=True)
@@ -175,6 +179,9 @@ class SessionChart(models.Model):
         ordering = ["plan", "session_number"]
         constraints = [
             models.UniqueConstraint(fields=["plan", "session_number"], name="chart_session_once_per_plan"),
+            models.CheckConstraint(
+                condition=Q(needled=True) | ~Q(not_needled_reason=""), name="chart_not_needled_has_reason"
+            ),
             models.CheckConstraint(
                 condition=Q(back_pain_before__lte=10)
                 & Q(leg_pain_before__lte=10)

@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from patients import audit
+from patients import audit, gate
 from patients import services as patient_services
 from scheduling import services as scheduling_services
 from scheduling.models import Appointment
@@ -74,10 +74,22 @@ def _require_writer(user, patient):
         )
 
 
-def _require_cleared(patient, on=None):
-    clearance = patient_services.needling_clearance(patient, on=on)
+def _require_cleared(patient):
+    """A new or started plan needs a patient cleared today."""
+    clearance = gate.needling_clearance(patient)
     if not clearance.is_cleared:
         raise TreatmentError("This patient cannot be needled: " + " ".join(clearance.problems))
+
+
+def _require_gate(appointment, action, *, needled=True, now=None):
+    """The clinical gate's answer for this visit, at this moment, holding the
+    patient's row to the end of the transaction; TreatmentError if refused."""
+    decision = gate.clinical_gate(
+        appointment.patient, action, visit=appointment.as_visit(), needled=needled, now=now, lock=True
+    )
+    if not decision.allowed:
+        raise TreatmentError(decision.message)
+    return decision
 
 
 # Plans.
@@ -155,7 +167,48 @@ def plan_end(*, plan: TreatmentPlan, therapist, status: str, reason: str = "") -
     return plan
 
 
+def sessions_to_book(plan: TreatmentPlan) -> int:
+    """Sessions of the plan neither charted nor already booked ahead."""
+    booked = (
+        Appointment.objects.filter(series__treatment_plans=plan, status__in=scheduling_services.UPCOMING)
+        .exclude(chart__isnull=False)
+        .count()
+    )
+    return max(plan.planned_sessions - plan.charts.count() - booked, 0)
+
+
+@transaction.atomic
+def plan_series_book(*, plan: TreatmentPlan, room, appointment_type, starts, booked_by):
+    """Book a plan's remaining sessions as one series with the plan's
+    therapist, all or nothing, and link the series to the plan in the same
+    transaction. Every session meets the clinical gate (through scheduling's
+    series booking); a clash raises scheduling's SeriesConflict."""
+    # Locking the plan serialises two bookings of its sessions at once.
+    plan = TreatmentPlan.objects.select_for_update().select_related("patient", "therapist").get(pk=plan.pk)
+    if plan.status != TreatmentPlan.Status.ACTIVE:
+        raise TreatmentError("Only an active plan's sessions can be booked; the therapist starts the plan.")
+    remaining = sessions_to_book(plan)
+    if remaining == 0:
+        raise TreatmentError("Every session of this plan is charted or booked.")
+    if len(starts) > remaining:
+        raise TreatmentError(f"This plan has {remaining} session{'s' * (remaining != 1)} left to book.")
+    series = scheduling_services.series_book(
+        patient=plan.patient,
+        therapist=plan.therapist,
+        room=room,
+        appointment_type=appointment_type,
+        starts=starts,
+        booked_by=booked_by,
+        description=f"{plan.get_severity_display()} plan: {len(starts)} sessions",
+    )
+    plan.appointment_series.add(series)
+    return series
+
+
 # Charts.
+
+
+NEW_PROBLEM_REASON = "A new contraindication or red flag was reported at the pre-needling check."
 
 
 @transaction.atomic
@@ -166,29 +219,41 @@ def chart_start(
     therapist,
     screening_still_valid: bool,
     new_problem: bool,
+    not_needled_reason: str = "",
+    now=None,
 ) -> SessionChart:
-    """Open the chart of a visit after the pre-needling check. A new
-    contraindication or red flag stops here: the patient needs a new screening."""
+    """Open the chart of a checked-in visit after the pre-needling check.
+
+    A new contraindication or red flag means no needling: the chart opens
+    as "not needled" and the patient needs a new screening. A therapist may
+    also chart a visit without needling, giving the reason; that is the only
+    chart a patient who is not cleared can have."""
     _require_writer(therapist, plan.patient)
     # Locking the plan serialises two charts opened at once: each gets its own session number.
     plan = TreatmentPlan.objects.select_for_update().select_related("patient").get(pk=plan.pk)
-    if new_problem:
-        raise TreatmentError(
-            "The patient reports a new contraindication or red flag: do not needle. Screen the patient again."
-        )
-    if not screening_still_valid:
-        raise TreatmentError(
-            "Confirm the screening is still valid before needling, or screen the patient again."
-        )
-    _require_cleared(plan.patient, on=timezone.localdate(appointment.starts_at))
-    if plan.status != TreatmentPlan.Status.ACTIVE:
-        raise TreatmentError("Start the plan before charting its sessions.")
+    appointment = (
+        Appointment.objects.select_for_update()
+        .select_related("patient", "appointment_type")
+        .get(pk=appointment.pk)
+    )
     if appointment.patient_id != plan.patient_id:
         raise TreatmentError("This visit belongs to another patient.")
     if appointment.status in (Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW):
         raise TreatmentError("This visit was cancelled or missed; it cannot be charted.")
     if SessionChart.objects.filter(appointment=appointment).exists():
         raise TreatmentError("This visit already has a chart.")
+    reason = not_needled_reason.strip()
+    if new_problem:
+        reason = reason or NEW_PROBLEM_REASON
+    elif not reason and not screening_still_valid:
+        raise TreatmentError(
+            "Confirm the screening is still valid before needling, or chart the visit without "
+            "needling and give the reason."
+        )
+    needled = not reason
+    _require_gate(appointment, gate.Action.START_CHART, needled=needled, now=now)
+    if plan.status != TreatmentPlan.Status.ACTIVE:
+        raise TreatmentError("Start the plan before charting its sessions.")
     done = plan.charts.aggregate(n=Max("session_number"))["n"] or 0
     if done >= plan.planned_sessions:
         raise TreatmentError(
@@ -199,7 +264,10 @@ def chart_start(
         appointment=appointment,
         therapist=therapist,
         session_number=done + 1,
-        screening_confirmed_valid=True,
+        screening_confirmed_valid=screening_still_valid and not new_problem,
+        new_contraindication_reported=new_problem,
+        needled=needled,
+        not_needled_reason=reason,
     )
 
 
@@ -222,9 +290,24 @@ class AdverseEventInput:
     notes: str = ""
 
 
-def _write_content(chart, *, fields, needlings, adverse_events, aftercare):
+def _write_content(chart, *, fields, needlings, adverse_events, aftercare, now=None, ask_gate=True):
+    """Write a chart's content. Needling is recorded only on a chart of a
+    needled visit, and (unless `ask_gate` is off, for a signed chart's
+    correction) only while the clinical gate allows it."""
     for name, value in fields.items():
         setattr(chart, name, value)
+    if chart.needled:
+        chart.not_needled_reason = ""
+    else:
+        chart.not_needled_reason = chart.not_needled_reason.strip()
+        if not chart.not_needled_reason:
+            raise TreatmentError("Give the reason there was no needling at this visit.")
+        if needlings:
+            raise TreatmentError(
+                "This visit is charted as not needled: remove the muscles needled, or chart it as needled."
+            )
+    if needlings and ask_gate:
+        _require_gate(chart.appointment, gate.Action.NEEDLE, now=now)
     if not chart.slr_done:
         chart.slr_angle = chart.slr_positive = None
     chart.muscle_count = len({(n.muscle.pk, n.side) for n in needlings})
@@ -241,14 +324,22 @@ def _write_content(chart, *, fields, needlings, adverse_events, aftercare):
 
 
 @transaction.atomic
-def chart_save_draft(*, chart, therapist, fields, needlings, adverse_events, aftercare) -> SessionChart:
-    chart = SessionChart.objects.select_for_update().get(pk=chart.pk)
+def chart_save_draft(
+    *, chart, therapist, fields, needlings, adverse_events, aftercare, now=None
+) -> SessionChart:
+    """Save a draft chart. `fields` may switch it between needled and not
+    needled (with `not_needled_reason`)."""
+    chart = (
+        SessionChart.objects.select_for_update()
+        .select_related("appointment__appointment_type")
+        .get(pk=chart.pk)
+    )
     if chart.is_signed:
         raise TreatmentError("This chart is signed; amend it instead, giving a reason.")
     if chart.therapist_id != therapist.pk:
         raise TreatmentError("Only the therapist who opened this chart can change it.")
     _write_content(
-        chart, fields=fields, needlings=needlings, adverse_events=adverse_events, aftercare=aftercare
+        chart, fields=fields, needlings=needlings, adverse_events=adverse_events, aftercare=aftercare, now=now
     )
     return chart
 
@@ -264,6 +355,8 @@ def chart_snapshot(chart: SessionChart) -> dict:
         "slr_angle": chart.slr_angle,
         "slr_positive": chart.slr_positive,
         "notes": chart.notes,
+        "needled": chart.needled,
+        "not_needled_reason": chart.not_needled_reason,
         "aftercare_notes": chart.aftercare_notes,
         "muscle_count": chart.muscle_count,
         "procedure_code": chart.procedure_code,
@@ -292,20 +385,35 @@ def chart_snapshot(chart: SessionChart) -> dict:
 
 
 @transaction.atomic
-def chart_sign(*, chart: SessionChart, therapist) -> SessionChart:
+def chart_sign(*, chart: SessionChart, therapist, now=None) -> SessionChart:
     """Sign a chart: it locks, the visit is completed, and scheduling is told
-    once, with the aftercare to send."""
+    once, with the aftercare to send. The clinical gate is asked again at this
+    moment: a needled chart is signed only for a patient still cleared."""
+    now = now or timezone.now()
     if chart.therapist_id != therapist.pk:
         raise TreatmentError("Only the therapist who wrote this chart can sign it.")
-    chart = SessionChart.objects.select_for_update().select_related("appointment").get(pk=chart.pk)
+    chart = (
+        SessionChart.objects.select_for_update()
+        .select_related("appointment__appointment_type", "appointment__patient", "plan")
+        .get(pk=chart.pk)
+    )
+    if chart.is_signed:
+        raise TreatmentError("This chart is already signed.")
+    _require_gate(chart.appointment, gate.Action.SIGN, needled=chart.needled, now=now)
     if chart.leg_pain_before is None or chart.back_pain_before is None:
         raise TreatmentError("Record the pain scores before needling before signing.")
-    if chart.leg_pain_after is None or chart.back_pain_after is None:
-        raise TreatmentError("Record the pain scores after needling before signing.")
-    if not chart.needlings.exists():
-        raise TreatmentError("Record at least one muscle needled before signing.")
+    has_needling = chart.needlings.exists()
+    if chart.needled:
+        if chart.leg_pain_after is None or chart.back_pain_after is None:
+            raise TreatmentError("Record the pain scores after needling before signing.")
+        if not has_needling:
+            raise TreatmentError(
+                "Record at least one muscle needled before signing, or chart the visit as not needled."
+            )
+    elif has_needling:
+        raise TreatmentError("This visit is charted as not needled; it cannot record needling.")
     # The conditional update decides between two "sign" requests: one changes the row.
-    signed = SessionChart.objects.filter(pk=chart.pk, signed_at__isnull=True).update(signed_at=timezone.now())
+    signed = SessionChart.objects.filter(pk=chart.pk, signed_at__isnull=True).update(signed_at=now)
     if not signed:
         raise TreatmentError("This chart is already signed.")
     audit.record_write(chart, False, chart.plan.patient_id)
@@ -315,11 +423,13 @@ def chart_sign(*, chart: SessionChart, therapist) -> SessionChart:
         scheduling_services.appointment_complete(
             appointment=chart.appointment,
             aftercare={
+                "needled": chart.needled,
                 "muscles": content["needlings"],
                 "advice": content["aftercare"],
-                "checkin_url": checkin_url(chart.appointment),
+                "checkin_url": checkin_url(chart.appointment) if chart.needled else None,
             },
             completed_by=therapist,
+            now=now,
         )
     except scheduling_services.SchedulingError as error:
         raise TreatmentError(str(error)) from None
@@ -327,19 +437,39 @@ def chart_sign(*, chart: SessionChart, therapist) -> SessionChart:
 
 
 @transaction.atomic
-def chart_amend(*, chart, therapist, reason, fields, needlings, adverse_events, aftercare) -> ChartAmendment:
-    """Change a signed chart: the version before is kept with the reason."""
+def chart_amend(
+    *, chart, therapist, reason, fields, needlings, adverse_events, aftercare, now=None
+) -> ChartAmendment:
+    """Change a signed chart: the version before is kept with the reason.
+    Whether the visit was needled stays as signed: an amendment corrects the
+    needling recorded, never adds needling to a visit signed without it."""
     if not reason.strip():
         raise TreatmentError("Give the reason for the amendment.")
-    chart = SessionChart.objects.select_for_update().get(pk=chart.pk)
+    chart = (
+        SessionChart.objects.select_for_update()
+        .select_related("appointment__appointment_type", "appointment__patient", "plan__patient")
+        .get(pk=chart.pk)
+    )
     if not chart.is_signed:
         raise TreatmentError("This chart is not signed yet; change the draft instead.")
     _require_writer(therapist, chart.plan.patient)
+    _require_gate(chart.appointment, gate.Action.AMEND, needled=chart.needled, now=now)
+    fields = {name: value for name, value in fields.items() if name not in ("needled", "not_needled_reason")}
+    if chart.needled and not needlings:
+        raise TreatmentError("This visit was signed as needled: keep at least one muscle needled.")
+    if not chart.needled and needlings:
+        raise TreatmentError("This visit was signed as not needled; an amendment cannot add needling.")
     amendment = ChartAmendment.objects.create(
         chart=chart, reason=reason.strip(), amended_by=therapist, previous=chart_snapshot(chart)
     )
+    # Its needling was allowed when it was signed: correcting it asks the gate nothing more.
     _write_content(
-        chart, fields=fields, needlings=needlings, adverse_events=adverse_events, aftercare=aftercare
+        chart,
+        fields=fields,
+        needlings=needlings,
+        adverse_events=adverse_events,
+        aftercare=aftercare,
+        ask_gate=False,
     )
     return amendment
 

@@ -6,16 +6,15 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from clinic import roles
 from clinic.ratelimit import rate_limited
+from patients import gate
 from patients import services as patient_services
 from patients.models import Patient
 from scheduling import services as scheduling_services
-from scheduling.availability import Problem
-from scheduling.forms import SeriesForm
+from scheduling.forms import SeriesForm, SessionTimesForm
 from scheduling.models import Appointment
 from treatments import outcomes, services
 from treatments.forms import (
@@ -37,12 +36,23 @@ def my_day(request):
     """Therapist: today's visits with their charts, and charts left unsigned."""
     today = timezone.localdate()
     mine = Appointment.objects.for_therapist(request.user).exclude(status=Appointment.Status.CANCELLED)
-    visits = mine.on_day(today).select_related("patient", "room", "appointment_type", "chart")
+    visits = (
+        mine.on_day(today)
+        .select_related("patient", "room", "appointment_type", "chart")
+        .with_patient_clearance()
+    )
     tomorrow = timezone.make_aware(
         datetime.datetime.combine(today + datetime.timedelta(days=1), datetime.time.min)
     )
-    week_end = tomorrow + datetime.timedelta(days=6)
-    later_this_week = mine.filter(starts_at__gte=tomorrow, starts_at__lt=week_end).count()
+    # The next four weeks, one query: what is left of this week (to Sunday),
+    # and the needling visits whose patient's clearance lapsed since booking.
+    ahead = list(
+        mine.filter(starts_at__gte=tomorrow, starts_at__lt=tomorrow + datetime.timedelta(days=28))
+        .select_related("patient", "appointment_type")
+        .with_patient_clearance()
+        .order_by("starts_at")
+    )
+    week_end = tomorrow + datetime.timedelta(days=6 - today.weekday())
     unsigned = (
         SessionChart.objects.filter(therapist=request.user, signed_at__isnull=True)
         .select_related("plan__patient", "appointment")
@@ -62,8 +72,13 @@ def my_day(request):
         "treatments/my_day.html",
         {
             "today": today,
+            "not_cleared": [
+                visit
+                for visit in [*visits, *ahead]
+                if visit.status in scheduling_services.UPCOMING and visit.needling_not_cleared
+            ],
             "visits": visits,
-            "later_this_week": later_this_week,
+            "later_this_week": sum(visit.starts_at < week_end for visit in ahead),
             "unsigned": unsigned,
             "alerts": alerts,
         },
@@ -99,7 +114,7 @@ def plan_new(request, patient_pk):
     patient = get_object_or_404(Patient, pk=patient_pk)
     if not services.is_treating_therapist(request.user, patient):
         raise PermissionDenied("Only the patient's treating therapist writes plans.")
-    clearance = patient_services.needling_clearance(patient)
+    clearance = gate.needling_clearance(patient)
     form = PlanForm(request.POST or None, instance=TreatmentPlan(patient=patient), muscles=_muscles())
     if request.method == "POST" and form.is_valid():
         try:
@@ -229,9 +244,10 @@ def get_chart(request, pk, *, write=False):
 
 @roles.role_required(roles.THERAPIST)
 def chart_start(request, appointment_pk):
-    """Treating therapist: the pre-needling check that opens a visit's chart."""
+    """Treating therapist: the pre-needling check that opens a checked-in
+    visit's chart; a visit can also be charted without needling, with the reason."""
     appointment = get_object_or_404(
-        Appointment.objects.select_related("patient", "therapist"), pk=appointment_pk
+        Appointment.objects.select_related("patient", "therapist", "appointment_type"), pk=appointment_pk
     )
     patient = appointment.patient
     if not services.is_treating_therapist(request.user, patient):
@@ -242,25 +258,33 @@ def chart_start(request, appointment_pk):
     plan = (
         patient.treatment_plans.filter(status=TreatmentPlan.Status.ACTIVE).order_by("-activated_at").first()
     )
-    screening = patient_services.current_screening(patient)
-    form = PreNeedlingCheckForm(request.POST or None)
+    # What the gate says now, shown before anything is typed; the service asks again.
+    needling = gate.clinical_gate(patient, gate.Action.START_CHART, visit=appointment.as_visit())
+    charting = gate.clinical_gate(
+        patient, gate.Action.START_CHART, visit=appointment.as_visit(), needled=False
+    )
+    cleared = needling.clearance.cleared_on(timezone.localdate(appointment.starts_at))
+    form = PreNeedlingCheckForm(request.POST or None, cleared=cleared)
     if request.method == "POST" and form.is_valid():
-        if plan is None:
-            messages.error(request, "This patient has no active treatment plan to chart against.")
-            return redirect(patient)
         try:
+            if plan is None:
+                raise TreatmentError("This patient has no active treatment plan to chart against.")
             chart = services.chart_start(
                 plan=plan,
                 appointment=appointment,
                 therapist=request.user,
                 screening_still_valid=form.cleaned_data["screening_still_valid"],
                 new_problem=form.cleaned_data["new_problem"],
+                not_needled_reason=form.cleaned_data["not_needled_reason"],
             )
         except TreatmentError as error:
-            messages.error(request, str(error))
-            if form.cleaned_data["new_problem"] or not form.cleaned_data["screening_still_valid"]:
-                return redirect("patients:screening-new", pk=patient.pk)
+            form.add_error(None, str(error))
         else:
+            if not chart.needled:
+                messages.warning(
+                    request,
+                    "Charting this visit without needling. Screen the patient again before any needling.",
+                )
             return redirect("treatments:chart-edit", pk=chart.pk)
     return render(
         request,
@@ -270,7 +294,9 @@ def chart_start(request, appointment_pk):
             "appointment": appointment,
             "patient": patient,
             "plan": plan,
-            "screening": screening,
+            "needling": needling,
+            "charting": charting,
+            "screening": needling.clearance.screening,
             "visit_day": timezone.localdate(appointment.starts_at),
         },
     )
@@ -412,55 +438,15 @@ def chart_sign(request, pk):
 # Booking a plan's sessions as one series.
 
 
-def sessions_to_book(plan):
-    """Sessions of the plan neither charted nor already booked ahead."""
-    booked = (
-        Appointment.objects.filter(series__treatment_plans=plan, status__in=scheduling_services.UPCOMING)
-        .exclude(chart__isnull=False)
-        .count()
-    )
-    return max(plan.planned_sessions - plan.charts.count() - booked, 0)
-
-
-def _screening_check(patient):
-    """Scheduling's extra check for a plan's series: the screening must still
-    be valid on the day of each session."""
-    screening = patient_services.current_screening(patient)
-
-    def check(starts_at):
-        day = timezone.localdate(starts_at)
-        if screening is None or not screening.is_valid_on(day):
-            until = f" on {screening.valid_until:%d %b %Y}" if screening else ""
-            return [Problem("screening_expires", f"The screening expires{until}, before this session.")]
-        return []
-
-    return check
-
-
-def _chosen_times(request, count):
-    """The time the receptionist kept or picked for each session of the preview."""
-    times = []
-    for number in range(1, count + 1):
-        choice = request.POST.get(f"session_{number}", "")
-        if choice == "other":
-            choice = request.POST.get(f"session_{number}_other", "")
-        moment = parse_datetime(choice) if choice else None
-        if moment is None:
-            raise scheduling_services.SchedulingError(f"Choose a time for session {number}.")
-        times.append(moment if timezone.is_aware(moment) else timezone.make_aware(moment))
-    return times
-
-
 @roles.role_required(roles.RECEPTIONIST, roles.CLINIC_ADMIN)
 def plan_book_series(request, pk):
     """Receptionist and clinic admin: book the plan's remaining sessions as one
-    series: pick the pattern, see every session's problems and the nearest
-    free alternatives, adjust, then book all or nothing."""
+    series: pick the pattern, see every session's problems (the patient's
+    clearance among them) and the nearest free alternatives, adjust, then
+    book all or nothing."""
     plan = get_object_or_404(TreatmentPlan.objects.select_related("patient", "therapist"), pk=pk)
     patient = plan.patient
-    remaining = sessions_to_book(plan)
-    form = SeriesForm(request.POST or None)
-    context = {"plan": plan, "patient": patient, "remaining": remaining, "form": form}
+    remaining = services.sessions_to_book(plan)
     if plan.status != TreatmentPlan.Status.ACTIVE:
         messages.error(
             request, "Only an active plan's sessions can be booked; the therapist starts the plan."
@@ -469,35 +455,49 @@ def plan_book_series(request, pk):
     if remaining == 0:
         messages.info(request, "Every session of this plan is charted or booked.")
         return redirect(patient)
+    form = SeriesForm(request.POST or None)
+    times = SessionTimesForm(request.POST or None, count=remaining)
+    context = {
+        "plan": plan,
+        "patient": patient,
+        "remaining": remaining,
+        "form": form,
+        "times": times,
+        "clearance": gate.needling_clearance(patient),
+    }
     if request.method == "POST" and form.is_valid():
         pattern = form.cleaned_data
-        check = _screening_check(patient)
-        try:
-            if request.POST.get("action") == "confirm":
-                starts = _chosen_times(request, remaining)
-                series = scheduling_services.series_book(
-                    patient=patient,
-                    therapist=plan.therapist,
-                    room=pattern["room"],
-                    appointment_type=pattern["appointment_type"],
-                    starts=starts,
-                    booked_by=request.user,
-                    description=f"{plan.get_severity_display()} plan: {len(starts)} sessions",
-                    extra_checks=check,
+        starts = None
+        if request.POST.get("action") == "confirm":
+            if times.is_valid():
+                try:
+                    services.plan_series_book(
+                        plan=plan,
+                        room=pattern["room"],
+                        appointment_type=pattern["appointment_type"],
+                        starts=times.cleaned_data["starts"],
+                        booked_by=request.user,
+                    )
+                except (TreatmentError, scheduling_services.SchedulingError) as error:
+                    form.add_error(None, str(error))
+                else:
+                    messages.success(request, f"Booked {remaining} sessions for {patient}.")
+                    return redirect(patient)
+                starts = times.cleaned_data["starts"]
+            else:
+                for error in [*times.non_field_errors(), *(e for f in times for e in f.errors)]:
+                    form.add_error(None, error)
+        if starts is None and not form.non_field_errors():
+            try:
+                starts = scheduling_services.series_dates(
+                    first_day=pattern["first_day"],
+                    time=pattern["time"],
+                    weekdays=pattern["weekdays"],
+                    interval_weeks=pattern["interval_weeks"],
+                    count=remaining,
                 )
-                plan.appointment_series.add(series)
-                messages.success(request, f"Booked {len(starts)} sessions for {patient}.")
-                return redirect(patient)
-            starts = scheduling_services.series_dates(
-                first_day=pattern["first_day"],
-                time=pattern["time"],
-                weekdays=pattern["weekdays"],
-                interval_weeks=pattern["interval_weeks"],
-                count=remaining,
-            )
-        except scheduling_services.SchedulingError as error:
-            form.add_error(None, str(error))
-            starts = _chosen_times_or_none(request, remaining)
+            except scheduling_services.SchedulingError as error:
+                form.add_error(None, str(error))
         if starts:
             context["preview"] = scheduling_services.series_preview(
                 patient=patient,
@@ -505,16 +505,8 @@ def plan_book_series(request, pk):
                 room=pattern["room"],
                 appointment_type=pattern["appointment_type"],
                 starts=starts,
-                extra_checks=check,
             )
     return render(request, "treatments/book_series.html", context)
-
-
-def _chosen_times_or_none(request, count):
-    try:
-        return _chosen_times(request, count)
-    except scheduling_services.SchedulingError:
-        return None
 
 
 # The patient's check-in (no login: the signed link is the key).

@@ -99,7 +99,7 @@ def open_clinic():
         therapist=people.therapist(username="theo", first_name="Theo", last_name="Park"),
         clinic_admin=people.clinic_admin(username="alex", first_name="Alex", last_name="Moreau"),
         room=Room.objects.create(name="Room 1"),
-        follow_up=AppointmentType.objects.get(name="Follow-up"),
+        follow_up=AppointmentType.objects.get(name="Dry-needling session"),
         first_session_day=first_session_day(),
     )
     for weekday in range(7):

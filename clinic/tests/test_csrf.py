@@ -172,7 +172,9 @@ TARGETS = targets()
 # Where a POST to the matrix's address would be refused for what it is about
 # (a no-show before the visit has begun), one that the view acts on.
 ADDRESS_FOR_A_POST = {
-    "scheduling:no-show": lambda w, r: {"pk": r.unsigned_chart.appointment.pk},
+    "scheduling:no-show": lambda w, r: {"pk": r.begun.pk},
+    "scheduling:check-in": lambda w, r: {"pk": r.begun.pk},
+    "treatments:chart-start": lambda w, r: {"appointment_pk": r.arrived.pk},
 }
 
 

@@ -199,7 +199,7 @@ def test_the_receptionist_registers_maria_books_her_series_and_checks_her_in(pag
     field(page, "First day").fill(first_day.isoformat())
     field(page, "Time").fill("10:00")
     page.get_by_label(f"{first_day:%a}", exact=True).check()
-    field(page, "Appointment type").select_option(label="Follow-up (45 min)")
+    field(page, "Appointment type").select_option(label="Dry-needling session (45 min)")
     field(page, "Room").select_option(label="Room 1")
     page.get_by_role("button", name="Preview the sessions").click()
 
@@ -475,7 +475,9 @@ def test_the_patient_follows_her_emails_checks_in_and_cancels_late(
     assert "Your 6 appointments are booked:" in text
     for appointment in series:
         when = timezone.localtime(appointment.starts_at)
-        assert f"{when:%A} {when.day} {when:%B %Y} at {when:%H:%M}: Follow-up with Theo Park" in text
+        assert (
+            f"{when:%A} {when.day} {when:%B %Y} at {when:%H:%M}: Dry-needling session with Theo Park" in text
+        )
     assert journey.calendar_files(confirmation) == {f"appointment-{a.pk}.ics": a.starts_at for a in series}
     assert "Your 6 appointments are booked:" in journey.html_part(confirmation)
 

@@ -51,6 +51,7 @@ from patients.tests.factories import AssessmentFactory, screening_with_answers
 from scheduling import services as scheduling_services
 from scheduling.availability import local
 from scheduling.emails import unsubscribe_token
+from scheduling.models import Appointment
 from scheduling.tests.factories import (
     AppointmentFactory,
     AppointmentSeriesFactory,
@@ -101,6 +102,8 @@ class Records:
     signed_chart: object
     unsigned_chart: object
     visit: object
+    begun: object
+    arrived: object
     checkin: object
     series: object
     feed: object
@@ -125,7 +128,9 @@ class World:
 def records_of(key, therapist, receptionist, first_name, last_name):
     """A cleared patient of `therapist`: a signed and a draft screening,
     consent, an assessment, an active plan with a signed (and amended) chart
-    at 09:00 and a draft chart at 11:00, a visit at 14:00 still to chart, the
+    at 09:00 and a draft chart at 11:00, a visit begun at 12:00 (the clock's
+    time) not yet checked in, a visit at 14:00 still to come, one at 16:00
+    checked in early with no chart yet, the
     patient's check-in after the 09:00 visit (an alert), a series booked by
     the front desk, and the therapist's calendar feed and authenticator."""
     patient = cleared_patient(therapist, first_name=first_name, last_name=last_name)
@@ -155,7 +160,9 @@ def records_of(key, therapist, receptionist, first_name, last_name):
         draft_plan=draft_plan(therapist, patient, severity=TreatmentPlan.Severity.CHRONIC),
         signed_chart=signed,
         unsigned_chart=charted_session(plan, sign=False, hour=11),
-        visit=visit(plan, hour=14),
+        visit=visit(plan, hour=14, status=Appointment.Status.BOOKED),
+        begun=visit(plan, hour=12, status=Appointment.Status.BOOKED),
+        arrived=visit(plan, hour=16),
         checkin=AftercareCheckIn.objects.create(
             appointment=signed.appointment,
             soreness=8,

@@ -41,7 +41,7 @@ from scheduling import reminders
 from scheduling import services as scheduling_services
 from scheduling.availability import local
 from scheduling.emails import unsubscribe_token
-from scheduling.models import EmailWording, Reminder
+from scheduling.models import Appointment, EmailWording, Reminder
 from scheduling.tests.factories import (
     AppointmentFactory,
     AppointmentTypeFactory,
@@ -178,6 +178,7 @@ def type_everywhere(world):
             room=t.room,
             appointment_type=t.kind,
             starts_at=local(world.today, datetime.time(hour)),
+            status=Appointment.Status.CHECKED_IN,
         )
 
     content = {

@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.conf import settings
 
-from patients import services
+from patients import gate, services
 from patients.models import (
     Assessment,
     Consent,
@@ -215,7 +215,7 @@ def test_it_never_rewrites_a_signed_result_when_the_rules_change_later(patient, 
     signed.refresh_from_db()
     assert signed.result == Screening.Result.PRECAUTIONS
     assert signed.answers.get(item=diabetes).category == ScreeningCategory.PRECAUTION
-    assert services.needling_clearance(patient).screening.result == Screening.Result.PRECAUTIONS
+    assert gate.needling_clearance(patient).screening.result == Screening.Result.PRECAUTIONS
 
 
 def test_current_screening_is_the_latest_signed_one(patient, therapist):
@@ -242,14 +242,14 @@ def test_it_clears_a_screened_and_consented_patient(patient, therapist):
     screening_with_answers(patient=patient, therapist=therapist, yes={"epilepsy"})
     consent(patient, therapist)
 
-    clearance = services.needling_clearance(patient)
+    clearance = gate.needling_clearance(patient)
 
     assert clearance.is_cleared
     assert clearance.problems == []
 
 
 def test_it_does_not_clear_a_patient_with_no_screening_and_no_consent(patient):
-    clearance = services.needling_clearance(patient)
+    clearance = gate.needling_clearance(patient)
 
     assert not clearance.is_cleared
     assert clearance.problems == [NO_SCREENING, NO_CONSENT]
@@ -259,7 +259,7 @@ def test_it_does_not_clear_a_patient_with_only_a_draft_screening(patient, therap
     screening_with_answers(patient=patient, therapist=therapist, sign=False)
     consent(patient, therapist)
 
-    assert services.needling_clearance(patient).problems == [NO_SCREENING]
+    assert gate.needling_clearance(patient).problems == [NO_SCREENING]
 
 
 @pytest.mark.parametrize("red_flag", ["saddle_numbness", "history_of_cancer"])
@@ -267,7 +267,7 @@ def test_it_does_not_clear_a_patient_referred_out(patient, therapist, red_flag):
     screening_with_answers(patient=patient, therapist=therapist, yes={red_flag})
     consent(patient, therapist)
 
-    clearance = services.needling_clearance(patient)
+    clearance = gate.needling_clearance(patient)
 
     assert not clearance.is_cleared
     assert clearance.problems == [REFERS_OUT]
@@ -277,7 +277,7 @@ def test_it_does_not_clear_a_patient_not_cleared_for_needling(patient, therapist
     screening_with_answers(patient=patient, therapist=therapist, yes={"anticoagulants"})
     consent(patient, therapist)
 
-    clearance = services.needling_clearance(patient)
+    clearance = gate.needling_clearance(patient)
 
     assert not clearance.is_cleared
     assert clearance.problems == [NOT_CLEARED]
@@ -290,7 +290,7 @@ def test_a_later_screening_that_does_not_clear_supersedes_a_clearing_one(patient
     with time_machine.travel(MONDAY_MORNING + datetime.timedelta(days=14), tick=False):
         screening_with_answers(patient=patient, therapist=therapist, yes={"pregnancy"})
 
-        assert services.needling_clearance(patient).problems == [NOT_CLEARED]
+        assert gate.needling_clearance(patient).problems == [NOT_CLEARED]
 
 
 def test_a_screening_clears_for_90_days_and_expires_on_the_91st(patient, therapist):
@@ -299,19 +299,19 @@ def test_a_screening_clears_for_90_days_and_expires_on_the_91st(patient, therapi
         consent(patient, therapist)
 
     with time_machine.travel(MONDAY_MORNING + datetime.timedelta(days=90), tick=False):
-        assert services.needling_clearance(patient).is_cleared
+        assert gate.needling_clearance(patient).is_cleared
 
     with time_machine.travel(MONDAY_MORNING + datetime.timedelta(days=91), tick=False):
-        clearance = services.needling_clearance(patient)
+        clearance = gate.needling_clearance(patient)
 
     assert not clearance.is_cleared
-    assert clearance.problems == ["The screening was valid until 01 Jun 2025; screen the patient again."]
+    assert clearance.problems == ["The screening is valid until Sun 1 Jun 2025; screen the patient again."]
 
 
 def test_it_does_not_clear_a_screened_patient_without_consent(patient, therapist):
     screening_with_answers(patient=patient, therapist=therapist)
 
-    clearance = services.needling_clearance(patient)
+    clearance = gate.needling_clearance(patient)
 
     assert not clearance.is_cleared
     assert clearance.problems == [NO_CONSENT]
@@ -321,17 +321,17 @@ def test_it_does_not_clear_a_patient_whose_consent_was_withdrawn(patient, therap
     screening_with_answers(patient=patient, therapist=therapist)
     services.consent_withdraw(consent=consent(patient, therapist))
 
-    assert services.needling_clearance(patient).problems == [NO_CONSENT]
+    assert gate.needling_clearance(patient).problems == [NO_CONSENT]
 
 
 def test_a_new_consent_text_makes_the_consent_to_the_old_one_not_current(patient, therapist, clinic_admin):
     screening_with_answers(patient=patient, therapist=therapist)
     consent(patient, therapist)
-    assert services.needling_clearance(patient).is_cleared
+    assert gate.needling_clearance(patient).is_cleared
 
     services.consent_text_publish(title="Consent to dry needling", body="Revised.", published_by=clinic_admin)
 
-    clearance = services.needling_clearance(patient)
+    clearance = gate.needling_clearance(patient)
     assert not clearance.is_cleared
     assert clearance.consent is None
     assert clearance.problems == [NO_CONSENT]

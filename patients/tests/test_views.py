@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from patients import services
+from patients import gate, services
 from patients.models import (
     Assessment,
     AuditEvent,
@@ -588,7 +588,7 @@ def test_it_shows_the_urgent_referral_wording_for_suspected_cauda_equina(client,
 
     screening = Screening.objects.get()
     client.post(reverse("patients:screening-sign", args=[patient.pk, screening.pk]))
-    clearance = services.needling_clearance(patient)
+    clearance = gate.needling_clearance(patient)
     assert not clearance.is_cleared
     assert clearance.problems[0] == "The latest screening refers the patient out: not a dry-needling case."
     patient_page = text(client.get(patient.get_absolute_url()))
@@ -618,7 +618,7 @@ def test_a_patient_not_cleared_cannot_be_cleared_for_needling(client, therapist,
     client.post(reverse("patients:screening-sign", args=[patient.pk, screening.pk]))
     ConsentFactory(patient=patient, witnessed_by=therapist)
 
-    clearance = services.needling_clearance(patient)
+    clearance = gate.needling_clearance(patient)
 
     assert not clearance.is_cleared
     assert clearance.problems == ["The latest screening did not clear the patient for dry needling."]
@@ -856,7 +856,7 @@ def test_it_records_the_withdrawal_of_consent_once(client, therapist, patient):
 def test_a_new_consent_text_version_asks_for_consent_again(client, therapist, clinic_admin, patient):
     screening_with_answers(patient=patient, therapist=therapist)
     ConsentFactory(patient=patient, witnessed_by=therapist)
-    assert services.needling_clearance(patient).is_cleared
+    assert gate.needling_clearance(patient).is_cleared
     services.consent_text_publish(
         title="Consent to dry needling", body="Now also covers electro-needling.", published_by=clinic_admin
     )
@@ -875,7 +875,7 @@ def test_a_new_consent_text_version_asks_for_consent_again(client, therapist, cl
     )
 
     assert services.current_consent(patient).consent_text == ConsentText.objects.get(version=2)
-    assert services.needling_clearance(patient).is_cleared
+    assert gate.needling_clearance(patient).is_cleared
 
 
 # Assessment.

@@ -24,6 +24,14 @@ class AppointmentTypeFactory(factory.django.DjangoModelFactory):
 
     name = "Follow-up"
     default_minutes = 45
+    # A visit without needling: scheduling's own tests are about time, not
+    # clearance. Needling visits use the seeded type (needling_type()).
+    involves_needling = False
+
+
+def needling_type():
+    """The seeded dry-needling session type: booked only for a cleared patient."""
+    return AppointmentType.objects.get(name="Dry-needling session")
 
 
 class AppointmentFactory(factory.django.DjangoModelFactory):

@@ -401,15 +401,61 @@ def test_it_cancels_only_the_upcoming_rest_of_a_series(book_series, receptionist
 
 
 @pytest.mark.parametrize("status", [Status.BOOKED, Status.CONFIRMED])
-def test_it_checks_in_an_upcoming_appointment(book, receptionist, status):
+def test_it_checks_in_an_upcoming_appointment(book, receptionist, status, time_machine):
     appointment = book(at(MONDAY, 10))
     Appointment.objects.filter(pk=appointment.pk).update(status=status)
+    time_machine.move_to(at(MONDAY, 9, 50), tick=False)
 
     services.appointment_check_in(appointment=appointment, user=receptionist)
 
     appointment.refresh_from_db()
     assert appointment.status == Status.CHECKED_IN
     assert appointment.changes.filter(action="checked_in", changed_by=receptionist).exists()
+
+
+@pytest.mark.parametrize(
+    ("moment", "message"),
+    [
+        (at(MONDAY, 3, 30), "Check-in opens 60 minutes before the visit: 09:45."),
+        (at(MONDAY, 9, 44), "Check-in opens 60 minutes before the visit: 09:45."),
+        (
+            at(MONDAY - datetime.timedelta(days=1), 10),
+            "Check-in opens 60 minutes before the visit: Mon 16 Nov 2026 at 09:45.",
+        ),
+        (at(TUESDAY, 0, 5), "This visit was on Mon 16 Nov 2026; it can no longer be checked in."),
+    ],
+)
+def test_it_checks_in_only_on_the_visits_day_from_an_hour_before(
+    book, receptionist, time_machine, moment, message
+):
+    appointment = book(at(MONDAY, 10, 45))
+    time_machine.move_to(moment, tick=False)
+
+    with pytest.raises(SchedulingError) as error:
+        services.appointment_check_in(appointment=appointment, user=receptionist)
+
+    assert str(error.value) == message
+    assert Appointment.objects.get(pk=appointment.pk).status == Status.BOOKED
+    assert not appointment.changes.filter(action="checked_in").exists()
+
+
+@pytest.mark.parametrize("moment", [at(MONDAY, 9, 45), at(MONDAY, 12), at(MONDAY, 23, 59)])
+def test_it_checks_in_from_an_hour_before_to_the_end_of_the_day(book, receptionist, time_machine, moment):
+    appointment = book(at(MONDAY, 10, 45))
+    time_machine.move_to(moment, tick=False)
+
+    services.appointment_check_in(appointment=appointment, user=receptionist)
+
+    assert Appointment.objects.get(pk=appointment.pk).status == Status.CHECKED_IN
+
+
+def test_the_check_in_window_follows_the_setting(book, receptionist, time_machine, settings):
+    settings.CHECK_IN_OPENS_MINUTES = 15
+    appointment = book(at(MONDAY, 10, 45))
+    time_machine.move_to(at(MONDAY, 10, 20), tick=False)
+
+    with pytest.raises(SchedulingError, match=r"Check-in opens 15 minutes before the visit: 10:30\."):
+        services.appointment_check_in(appointment=appointment, user=receptionist)
 
 
 def test_it_refuses_to_check_in_a_cancelled_appointment(book, receptionist):

@@ -26,7 +26,9 @@ from treatments.tests.factories import active_plan, cleared_patient
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
-FOLLOW_UP = "Follow-up (45 min)"
+FOLLOW_UP = "Dry-needling session (45 min)"
+# Booked for patients not yet screened: a visit without needling.
+FIRST_ASSESSMENT = "First assessment (60 min)"
 TEN = datetime.time(10)
 
 
@@ -120,7 +122,7 @@ def test_a_receptionist_books_a_six_session_series_around_a_day_off(
     assert [a.starts_at for a in booked] == sorted(expected)
     assert {a.therapist for a in booked} == {therapist}
     assert {a.room for a in booked} == {room}
-    assert {a.appointment_type.name for a in booked} == {"Follow-up"}
+    assert {a.appointment_type.name for a in booked} == {"Dry-needling session"}
     assert plan.appointment_series.count() == 1
 
     # The front desk's day view of the first session shows it in the therapist's column.
@@ -136,7 +138,7 @@ def fill_booking(page, live_server, patient, *, therapist, day, room):
     page.get_by_role("link", name="Book appointment").click()
     expect(page.get_by_role("heading", level=1, name=re.compile("^Book an appointment"))).to_be_visible()
     field(page, "Therapist").select_option(label=full_name(therapist))
-    field(page, "Appointment type").select_option(label=FOLLOW_UP)
+    field(page, "Appointment type").select_option(label=FIRST_ASSESSMENT)
     field(page, "Day").fill(day.isoformat())
     field(page, "Time").fill("10:00")
     field(page, "Room").select_option(label=room.name)

@@ -134,7 +134,7 @@ def world(therapist, other_therapist, receptionist, clinic_admin, no_role_user):
 
 def url(name, world):
     args = {
-        "check-in": [world["upcoming"].pk],
+        "check-in": [world["begun"].pk],
         "no-show": [world["begun"].pk],
         "cancel": [world["upcoming"].pk],
         "book": [world["patient"].pk],

@@ -187,6 +187,7 @@ def test_it_writes_skipped_rows_and_never_emails_a_patient_without_consent(
     assert set(Reminder.objects.values_list("status", flat=True)) == {Status.SKIPPED}
 
     travel(time_machine, at(TUESDAY, 10, 45))
+    services.appointment_check_in(appointment=appointment, user=None)
     services.appointment_complete(
         appointment=appointment, aftercare=AFTERCARE, completed_by=clinic["therapist"]
     )
@@ -261,6 +262,8 @@ def test_it_reminds_again_when_an_appointment_is_moved_after_its_reminder_went(b
 def test_completing_a_visit_schedules_aftercare_with_the_muscles_and_advice(book, therapist, time_machine):
     appointment = book(at(MONDAY, 10))
     travel(time_machine, at(MONDAY, 10, 50))
+
+    services.appointment_check_in(appointment=appointment, user=None)
 
     services.appointment_complete(appointment=appointment, aftercare=AFTERCARE, completed_by=therapist)
 
@@ -404,6 +407,7 @@ def test_two_dispatcher_runs_send_everything_that_is_due(book, book_series, ther
     single = book(at(MONDAY, 10))
     book_series([at(TUESDAY, 10), at(WEDNESDAY, 10), at(THURSDAY, 10)])
     travel(time_machine, at(MONDAY, 10, 45))
+    services.appointment_check_in(appointment=single, user=None)
     services.appointment_complete(appointment=single, aftercare=AFTERCARE, completed_by=therapist)
     travel(time_machine, at(MONDAY + datetime.timedelta(days=7), 12))
     due = Reminder.objects.filter(status=Status.PENDING).count()
@@ -476,6 +480,7 @@ def test_aftercare_emails_name_the_muscles_the_advice_and_the_next_appointment(b
     appointment = book(at(MONDAY, 10))
     book(at(THURSDAY, 14))
     travel(time_machine, at(MONDAY, 10, 50))
+    services.appointment_check_in(appointment=appointment, user=None)
     services.appointment_complete(appointment=appointment, aftercare=AFTERCARE, completed_by=therapist)
     travel(time_machine, at(WEDNESDAY, 12))
     dispatch()

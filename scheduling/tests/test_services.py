@@ -1,10 +1,13 @@
 """The services that write the schedule: completing a visit, the one way the
 clinical side tells scheduling a visit happened."""
 
+import datetime
+
 import pytest
+from django.utils import timezone
 
 from scheduling import services
-from scheduling.models import Appointment
+from scheduling.models import Appointment, Reminder
 from scheduling.services import SchedulingError
 from scheduling.tests.factories import AppointmentFactory
 
@@ -18,9 +21,13 @@ AFTERCARE = {
 }
 
 
-@pytest.mark.parametrize("status", [Status.BOOKED, Status.CONFIRMED, Status.CHECKED_IN])
-def test_it_completes_a_visit_that_is_booked_confirmed_or_checked_in(status):
-    appointment = AppointmentFactory(status=status)
+def began(minutes_ago=30, **fields):
+    """A visit that began a while ago."""
+    return AppointmentFactory(starts_at=timezone.now() - datetime.timedelta(minutes=minutes_ago), **fields)
+
+
+def test_it_completes_a_checked_in_visit_that_has_begun():
+    appointment = began(status=Status.CHECKED_IN)
 
     services.appointment_complete(appointment=appointment, aftercare=AFTERCARE)
 
@@ -28,22 +35,41 @@ def test_it_completes_a_visit_that_is_booked_confirmed_or_checked_in(status):
     assert Appointment.objects.get(pk=appointment.pk).status == Status.COMPLETED
 
 
-@pytest.mark.parametrize("status", [Status.COMPLETED, Status.CANCELLED, Status.NO_SHOW])
-def test_it_refuses_to_complete_a_visit_that_is_completed_cancelled_or_missed(status):
-    appointment = AppointmentFactory(status=status)
+@pytest.mark.parametrize(
+    ("status", "label"),
+    [
+        (Status.BOOKED, "booked"),
+        (Status.CONFIRMED, "confirmed"),
+        (Status.COMPLETED, "completed"),
+        (Status.CANCELLED, "cancelled"),
+        (Status.NO_SHOW, "no-show"),
+    ],
+)
+def test_it_completes_no_visit_that_is_not_checked_in(status, label):
+    appointment = began(status=status)
 
     with pytest.raises(SchedulingError) as error:
         services.appointment_complete(appointment=appointment, aftercare=AFTERCARE)
 
-    assert str(error.value) == (
-        "This visit cannot be completed: it is already completed, cancelled or a no-show."
-    )
-    assert appointment.status == status
+    assert str(error.value) == f"This visit is {label}; only a checked-in visit can be completed."
     assert Appointment.objects.get(pk=appointment.pk).status == status
+    assert not Reminder.objects.exists()
+
+
+def test_it_completes_no_visit_before_it_begins_and_schedules_no_aftercare():
+    appointment = AppointmentFactory(
+        status=Status.CHECKED_IN, starts_at=timezone.now() + datetime.timedelta(days=7)
+    )
+
+    with pytest.raises(SchedulingError, match=r"This visit has not begun yet; it cannot be completed\."):
+        services.appointment_complete(appointment=appointment, aftercare=AFTERCARE)
+
+    assert Appointment.objects.get(pk=appointment.pk).status == Status.CHECKED_IN
+    assert not Reminder.objects.exists()
 
 
 def test_it_completes_a_visit_only_once():
-    appointment = AppointmentFactory()
+    appointment = began(status=Status.CHECKED_IN)
     services.appointment_complete(appointment=appointment, aftercare=AFTERCARE)
 
     with pytest.raises(SchedulingError):
@@ -53,10 +79,18 @@ def test_it_completes_a_visit_only_once():
 
 
 def test_it_refuses_a_stale_copy_of_a_visit_cancelled_meanwhile():
-    appointment = AppointmentFactory(status=Status.CONFIRMED)
+    appointment = began(status=Status.CHECKED_IN)
     Appointment.objects.filter(pk=appointment.pk).update(status=Status.CANCELLED)
 
     with pytest.raises(SchedulingError):
         services.appointment_complete(appointment=appointment, aftercare=AFTERCARE)
 
     assert Appointment.objects.get(pk=appointment.pk).status == Status.CANCELLED
+
+
+def test_a_visit_without_needling_gets_only_the_same_day_email():
+    appointment = began(status=Status.CHECKED_IN)
+
+    services.appointment_complete(appointment=appointment, aftercare={**AFTERCARE, "needled": False})
+
+    assert list(Reminder.objects.values_list("kind", flat=True)) == [Reminder.Kind.AFTERCARE_SAME_DAY]

@@ -13,12 +13,12 @@ from scheduling.tests.factories import AppointmentFactory
 pytestmark = pytest.mark.django_db
 
 Status = Appointment.Status
-NOON = datetime.datetime(2026, 11, 18, 12, 0, tzinfo=datetime.UTC)  # 07:00 in New York, a Wednesday
+MORNING = datetime.datetime(2026, 11, 18, 14, 30, tzinfo=datetime.UTC)  # 09:30 in New York, a Wednesday
 
 
 @pytest.fixture(autouse=True)
 def frozen_now():
-    with time_machine.travel(NOON, tick=False):
+    with time_machine.travel(MORNING, tick=False):
         yield
 
 

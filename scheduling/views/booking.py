@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from clinic import roles
+from patients import gate
 from patients.models import Patient
 from scheduling import availability, services
 from scheduling.forms import (
@@ -59,7 +60,13 @@ def appointment_book(request, patient_pk):
     return render(
         request,
         "scheduling/book.html",
-        {"form": form, "patient": patient, "slot_taken": slot_taken, **_slots_and_rooms(form)},
+        {
+            "form": form,
+            "patient": patient,
+            "slot_taken": slot_taken,
+            "clearance": gate.needling_clearance(patient),
+            **_slots_and_rooms(form),
+        },
     )
 
 
@@ -137,6 +144,7 @@ def appointment_reschedule(request, pk):
             "appointment": appointment,
             "form": form,
             "slot_taken": slot_taken,
+            "clearance": gate.needling_clearance(appointment.patient),
             "day": day,
             "free_slots": availability.free_slots(
                 therapist=appointment.therapist, day=day, minutes=minutes, exclude_pk=appointment.pk

@@ -25,6 +25,7 @@ def _columns(day):
     appointments = (
         Appointment.objects.on_day(day)
         .select_related("patient", "therapist", "room", "appointment_type")
+        .with_patient_clearance()
         .order_by("starts_at")
     )
     by_therapist = {}
@@ -98,6 +99,7 @@ def week(request):
                 therapist=therapist, starts_at__gte=start, starts_at__lt=start + datetime.timedelta(days=7)
             )
             .select_related("patient", "room", "appointment_type")
+            .with_patient_clearance()
             .order_by("starts_at")
         )
     by_day = {d: [] for d in days}
@@ -121,15 +123,14 @@ def week(request):
 def _act(request, pk, action):
     """Run one front-desk action on an appointment. With htmx, answer with the
     updated card; without, go back to the front desk with a message."""
-    appointment = get_object_or_404(
-        Appointment.objects.select_related("patient", "therapist", "room", "appointment_type"), pk=pk
-    )
+    queryset = Appointment.objects.select_related("patient", "therapist", "room", "appointment_type")
+    appointment = get_object_or_404(queryset, pk=pk)
     error = None
     try:
         action(appointment)
     except SchedulingError as problem:
         error = str(problem)
-    appointment.refresh_from_db()
+    appointment = queryset.with_patient_clearance().get(pk=pk)
     day = timezone.localdate(appointment.starts_at)
     if request.htmx:
         # The card, and the day's counts above the columns swapped in out of band.

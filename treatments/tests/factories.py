@@ -10,7 +10,8 @@ from django.utils import timezone
 from clinic import roles
 from clinic.tests.factories import UserFactory
 from patients.tests.factories import ConsentFactory, PatientFactory, screening_with_answers
-from scheduling.tests.factories import AppointmentFactory
+from scheduling.models import Appointment
+from scheduling.tests.factories import AppointmentFactory, needling_type
 from treatments import services
 from treatments.models import (
     AdverseEvent,
@@ -77,11 +78,22 @@ def active_plan(therapist, patient=None, **fields):
     return services.plan_activate(plan=plan, therapist=therapist)
 
 
-def visit(plan, day=None, hour=10, **fields):
-    """A booked visit of the plan's patient with the plan's therapist, on
-    `day` (clinic-local, today by default) at `hour`."""
-    day = day or timezone.localdate()
-    starts_at = timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour)))
+def visit(plan, day=None, hour=None, **fields):
+    """A checked-in visit (the status can be given) of the plan's patient
+    with the plan's therapist, of the seeded dry-needling type, on `day`
+    (clinic-local, today by default) at `hour`; with neither, one that began
+    up to an hour ago today, so that its chart can be signed now."""
+    if day is None and hour is None:
+        now = timezone.localtime()
+        began = max(now - datetime.timedelta(hours=1), now.replace(hour=0, minute=0))
+        starts_at = began.replace(minute=began.minute - began.minute % 15, second=0, microsecond=0)
+    else:
+        day = day or timezone.localdate()
+        starts_at = timezone.make_aware(
+            datetime.datetime.combine(day, datetime.time(10 if hour is None else hour))
+        )
+    fields.setdefault("status", Appointment.Status.CHECKED_IN)
+    fields.setdefault("appointment_type", needling_type())
     return AppointmentFactory(patient=plan.patient, therapist=plan.therapist, starts_at=starts_at, **fields)
 
 
@@ -117,6 +129,13 @@ def chart_fields(*, leg=(6, 4), back=(5, 3), **fields):
     }
 
 
+def during(appointment, minutes=30):
+    """A moment `minutes` into the visit, or now if that is later: charts of
+    visits days ahead of a test's clock are written as of their visit, the
+    way the demo's history is (the services take `now=`)."""
+    return max(timezone.now(), appointment.starts_at + datetime.timedelta(minutes=minutes))
+
+
 def open_chart(plan, appointment=None, **visit_fields):
     appointment = appointment or visit(plan, **visit_fields)
     return services.chart_start(
@@ -125,11 +144,13 @@ def open_chart(plan, appointment=None, **visit_fields):
         therapist=plan.therapist,
         screening_still_valid=True,
         new_problem=False,
+        now=during(appointment, 5),
     )
 
 
 def charted_session(plan, *, leg=(6, 4), back=(5, 3), needlings=None, sign=True, **visit_fields):
-    """A visit opened, charted and (unless sign=False) signed through the services."""
+    """A visit opened, charted and (unless sign=False) signed through the
+    services, as of the visit (see during())."""
     chart = open_chart(plan, **visit_fields)
     chart = services.chart_save_draft(
         chart=chart,
@@ -140,7 +161,7 @@ def charted_session(plan, *, leg=(6, 4), back=(5, 3), needlings=None, sign=True,
         aftercare=aftercare("hydration", "expected_soreness"),
     )
     if sign:
-        chart = services.chart_sign(chart=chart, therapist=plan.therapist)
+        chart = services.chart_sign(chart=chart, therapist=plan.therapist, now=during(chart.appointment, 45))
     return chart
 
 

@@ -44,7 +44,7 @@ def pattern(in_room, **changes):
         "time": "10:00",
         "weekdays": ["1"],
         "interval_weeks": "1",
-        "appointment_type": AppointmentType.objects.get(name="Follow-up").pk,
+        "appointment_type": AppointmentType.objects.get(name="Dry-needling session").pk,
         "room": in_room.pk,
         **changes,
     }
@@ -127,7 +127,8 @@ def test_it_refuses_a_session_after_the_screening_expires(client, receptionist, 
     )
 
     page = response.content.decode()
-    assert page.count("The screening expires on") == 4
+    assert page.count("Not cleared for needling on Tue") == 4
+    assert page.count("The screening is valid until Tue 24 Nov 2026; screen the patient again.") == 4
 
 
 def test_it_refuses_a_first_day_in_the_past(client, receptionist, plan, room):

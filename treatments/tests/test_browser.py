@@ -116,14 +116,15 @@ def test_a_chronic_plan_is_charted_amended_and_its_trend_shown(page, live_server
     assert plan.planned_sessions == 6
     assert plan.reassessment_after_session == 6
 
-    # 2. Two visits: today's charted from "My day", tomorrow's from its own address.
+    # 2. Two visits today (the clock stands at 18:00): the morning's charted
+    # from "My day", the afternoon's from its own address.
     today = timezone.localdate()
     first_visit = factories.visit(plan, day=today, hour=10)
-    second_visit = factories.visit(plan, day=today + datetime.timedelta(days=1), hour=10)
+    second_visit = factories.visit(plan, day=today, hour=14)
 
     page.get_by_role("link", name="My day").click()
     today_visits = page.get_by_role("table", name="Your visits today")
-    today_visits.get_by_role("row").filter(has_text="Sam Sciatica").get_by_role(
+    today_visits.get_by_role("row").filter(has_text="Sam Sciatica").filter(has_text="10:00").get_by_role(
         "link", name="Chart", exact=True
     ).click()
     chart_session(page, leg=(8, 6), back=(4, 3), needles=2)

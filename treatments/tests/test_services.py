@@ -327,20 +327,23 @@ def test_it_opens_the_chart_of_a_visit_after_the_pre_needling_check(plan):
     assert not chart.is_signed
 
 
-def test_it_stops_at_a_new_problem_and_asks_to_screen_the_patient_again(therapist, plan):
-    with pytest.raises(TreatmentError) as error:
-        services.chart_start(
-            plan=plan,
-            appointment=visit(plan),
-            therapist=therapist,
-            screening_still_valid=True,
-            new_problem=True,
-        )
-
-    assert str(error.value) == (
-        "The patient reports a new contraindication or red flag: do not needle. Screen the patient again."
+def test_a_new_problem_at_the_pre_needling_check_opens_the_chart_as_not_needled(therapist, plan):
+    chart = services.chart_start(
+        plan=plan,
+        appointment=visit(plan),
+        therapist=therapist,
+        screening_still_valid=True,
+        new_problem=True,
     )
-    assert not SessionChart.objects.exists()
+
+    assert not chart.needled
+    assert chart.new_contraindication_reported
+    assert chart.not_needled_reason == (
+        "A new contraindication or red flag was reported at the pre-needling check."
+    )
+    with pytest.raises(TreatmentError, match="This visit is charted as not needled"):
+        save_draft(chart, fields=chart_fields(), needlings=[needling("Piriformis")])
+    assert not chart.needlings.exists()
 
 
 def test_it_needs_the_screening_confirmed_still_valid_before_needling(therapist, plan):
@@ -368,8 +371,8 @@ def test_it_refuses_to_chart_a_visit_after_the_screening_expired(therapist):
         open_chart(plan)
 
     assert str(error.value) == (
-        f"This patient cannot be needled: The screening was valid until {valid_until:%d %b %Y}; "
-        "screen the patient again."
+        f"Not cleared for needling: The screening is valid until {valid_until:%a} {valid_until.day} "
+        f"{valid_until:%b %Y}; screen the patient again."
     )
     assert not SessionChart.objects.exists()
 
@@ -574,14 +577,14 @@ def test_it_needs_the_pain_scores_and_a_muscle_before_signing(plan):
         services.chart_sign(chart=chart, therapist=plan.therapist)
 
     assert not SessionChart.objects.get(pk=chart.pk).is_signed
-    assert Appointment.objects.get(pk=chart.appointment_id).status == Appointment.Status.BOOKED
+    assert Appointment.objects.get(pk=chart.appointment_id).status == Appointment.Status.CHECKED_IN
 
 
 def test_it_refuses_to_sign_when_the_visit_cannot_be_completed_and_leaves_the_chart_unsigned(plan):
     chart = charted_session(plan, sign=False)
     Appointment.objects.filter(pk=chart.appointment_id).update(status=Appointment.Status.CANCELLED)
 
-    with pytest.raises(TreatmentError, match="This visit cannot be completed"):
+    with pytest.raises(TreatmentError, match="The visit is not checked in; only a visit that took place"):
         services.chart_sign(chart=chart, therapist=plan.therapist)
 
     assert not SessionChart.objects.get(pk=chart.pk).is_signed

@@ -254,7 +254,9 @@ def test_it_refuses_to_chart_more_sessions_than_the_plan_has(as_therapist, plan)
     response = as_therapist.post(reverse("treatments:chart-start", args=[fourth.pk]), PRE_CHECK_OK)
 
     assert response.status_code == 200
-    assert messages_of(response) == ["All 3 sessions of this plan are charted; extend the plan first."]
+    assert response.context["form"].non_field_errors() == [
+        "All 3 sessions of this plan are charted; extend the plan first."
+    ]
     assert not SessionChart.objects.filter(appointment=fourth).exists()
     assert SessionChart.objects.count() == 3
 
@@ -273,38 +275,47 @@ def test_it_refuses_to_chart_a_visit_after_the_screening_expired(client, therapi
         response = client.post(reverse("treatments:chart-start", args=[appointment.pk]), PRE_CHECK_OK)
 
     assert response.status_code == 200
-    assert messages_of(response) == [
-        f"This patient cannot be needled: The screening was valid until {valid_until:%d %b %Y}; "
-        "screen the patient again."
+    page = text(response)
+    assert "Do not needle this patient today." in page
+    assert (
+        f"Not cleared for needling: The screening is valid until {valid_until:%a} {valid_until.day} "
+        f"{valid_until:%b %Y}; screen the patient again." in page
+    )
+    assert response.context["form"].errors["not_needled_reason"] == [
+        "The patient is not cleared for needling: give the reason to chart the visit without it."
     ]
     assert not SessionChart.objects.exists()
 
 
-@pytest.mark.parametrize(
-    ("answers", "message"),
-    [
-        (
-            {"screening_still_valid": "yes", "new_problem": "yes"},
-            "The patient reports a new contraindication or red flag: do not needle. "
-            "Screen the patient again.",
-        ),
-        (
-            {"screening_still_valid": "no", "new_problem": "no"},
-            "Confirm the screening is still valid before needling, or screen the patient again.",
-        ),
-    ],
-)
-def test_a_pre_needling_check_that_is_not_clear_sends_the_therapist_to_a_new_screening(
-    as_therapist, plan, answers, message
-):
+def test_a_new_problem_at_the_pre_needling_check_charts_the_visit_without_needling(as_therapist, plan):
     appointment = visit(plan)
 
     response = as_therapist.post(
-        reverse("treatments:chart-start", args=[appointment.pk]), answers, follow=True
+        reverse("treatments:chart-start", args=[appointment.pk]),
+        {"screening_still_valid": "yes", "new_problem": "yes"},
+        follow=True,
     )
 
-    assert response.redirect_chain == [(reverse("patients:screening-new", args=[plan.patient.pk]), 302)]
-    assert messages_of(response) == [message]
+    chart = SessionChart.objects.get(appointment=appointment)
+    assert response.redirect_chain == [(reverse("treatments:chart-edit", args=[chart.pk]), 302)]
+    assert messages_of(response) == [
+        "Charting this visit without needling. Screen the patient again before any needling."
+    ]
+    assert (chart.needled, chart.new_contraindication_reported) == (False, True)
+
+
+def test_a_screening_not_confirmed_valid_opens_no_chart(as_therapist, plan):
+    appointment = visit(plan)
+
+    response = as_therapist.post(
+        reverse("treatments:chart-start", args=[appointment.pk]),
+        {"screening_still_valid": "no", "new_problem": "no"},
+    )
+
+    assert response.context["form"].non_field_errors() == [
+        "Confirm the screening is still valid before needling, or chart the visit without needling "
+        "and give the reason."
+    ]
     assert not SessionChart.objects.exists()
 
 
@@ -312,12 +323,11 @@ def test_it_charts_no_visit_of_a_patient_without_an_active_plan(as_therapist, th
     draft = credit_versions(draft_plan(therapist, patient, program=PROGRAM))
     appointment = visit(draft)
 
-    response = as_therapist.post(
-        reverse("treatments:chart-start", args=[appointment.pk]), PRE_CHECK_OK, follow=True
-    )
+    response = as_therapist.post(reverse("treatments:chart-start", args=[appointment.pk]), PRE_CHECK_OK)
 
-    assert response.redirect_chain == [(reverse("patients:detail", args=[patient.pk]), 302)]
-    assert messages_of(response) == ["This patient has no active treatment plan to chart against."]
+    assert response.context["form"].non_field_errors() == [
+        "This patient has no active treatment plan to chart against."
+    ]
     assert not SessionChart.objects.exists()
 
 

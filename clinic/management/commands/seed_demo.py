@@ -118,6 +118,8 @@ PATIENTS = [
 ]
 
 COMPLETED, DISCONTINUED = TreatmentPlan.Status.COMPLETED, TreatmentPlan.Status.DISCONTINUED
+# The seeded appointment types (scheduling's migration 0010).
+FIRST_VISIT, SESSION = "First assessment", "Dry-needling session"
 
 
 @dataclass(frozen=True)
@@ -1142,7 +1144,7 @@ class Command(BaseCommand):
 
     def record_visit(self, case, visit):
         story, therapist = case.story, case.therapist
-        kind = self.types["First visit" if visit.number == 1 else "Follow-up"]
+        kind = self.types[FIRST_VISIT if visit.number == 1 else SESSION]
         previous = case.visits[visit.number - 2].ends_at if visit.number > 1 else case.registered_at
         booked_at = min(previous + 5 * MINUTE, visit.starts_at - DAY)
         if visit.starts_at > self.now:
@@ -1157,14 +1159,18 @@ class Command(BaseCommand):
         else:
             appointment = self.book_past(case, visit.room, visit.starts_at, visit.ends_at, kind, booked_at)
         visit.appointment = appointment
-        scheduling_services.appointment_check_in(appointment=appointment, user=self.reception)
-        self.stamp(appointment, "checked_in", min(visit.starts_at - 5 * MINUTE, self.now))
+        checked_in_at = min(visit.starts_at - 5 * MINUTE, self.now)
+        scheduling_services.appointment_check_in(
+            appointment=appointment, user=self.reception, now=checked_in_at
+        )
+        self.stamp(appointment, "checked_in", checked_in_at)
         chart = treatment_services.chart_start(
             plan=case.plan,
             appointment=appointment,
             therapist=therapist,
             screening_still_valid=True,
             new_problem=False,
+            now=min(visit.starts_at + (25 if visit.number == 1 else 5) * MINUTE, self.now),
         )
         before, after = story.pains[visit.number - 1]
         back_before = max(0, min(story.intake[0], before - 1))
@@ -1217,7 +1223,7 @@ class Command(BaseCommand):
             adverse_events=events,
             aftercare=[self.aftercare[code] for code in advice],
         )
-        treatment_services.chart_sign(chart=chart, therapist=therapist)
+        treatment_services.chart_sign(chart=chart, therapist=therapist, now=visit.ends_at)
         SessionChart.objects.filter(pk=chart.pk).update(
             created_at=visit.starts_at + 25 * MINUTE if visit.number == 1 else visit.starts_at + 5 * MINUTE,
             signed_at=visit.ends_at,
@@ -1277,7 +1283,7 @@ class Command(BaseCommand):
     def create_missed_appointments(self):
         """No-shows, and cancellations late and in good time, through the
         scheduling services (marking a no-show, cancelling)."""
-        follow_up = self.types["Follow-up"]
+        follow_up = self.types[SESSION]
         count = 0
         for case in self.treated_cases():
             for missed in case.missed:
@@ -1316,7 +1322,7 @@ class Command(BaseCommand):
         """What is booked ahead, through the booking services (which write the
         confirmation and reminder emails): the rest of each active plan as one
         series, and new patients' first visits. Some are confirmed by the patient."""
-        follow_up, first_visit = self.types["Follow-up"], self.types["First visit"]
+        follow_up, first_visit = self.types[SESSION], self.types[FIRST_VISIT]
         count = 0
         for index, case in enumerate(self.cases.values()):
             to_come = [visit for visit in case.visits if visit.appointment is None]
@@ -1334,16 +1340,13 @@ class Command(BaseCommand):
                 to_come[0].appointment = appointment
                 booked = [appointment]
             else:
-                series = scheduling_services.series_book(
-                    patient=case.patient,
-                    therapist=case.therapist,
+                series = treatment_services.plan_series_book(
+                    plan=case.plan,
                     room=case.room,
                     appointment_type=follow_up,
                     starts=[visit.starts_at for visit in to_come],
                     booked_by=self.reception,
-                    description=f"{case.plan.get_severity_display()} plan: {len(to_come)} sessions",
                 )
-                case.plan.appointment_series.add(series)
                 booked = list(series.appointments.order_by("starts_at"))
                 for visit, appointment in zip(to_come, booked, strict=True):
                     visit.appointment = appointment
