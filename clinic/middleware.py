@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponseBadRequest
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 
@@ -24,6 +25,18 @@ BEFORE_SECOND_FACTOR = {
     "scheduling:unsubscribe",
     "treatments:check-in",
 }
+
+
+def refuse_nul_bytes(get_response):
+    """A NUL byte in the address is never meant: refuse it (400) before any
+    view, since PostgreSQL cannot hold one in text and would fail the query."""
+
+    def middleware(request):
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+            return HttpResponseBadRequest("The address contains a character that is not allowed.")
+        return get_response(request)
+
+    return middleware
 
 
 def session_limits(get_response):

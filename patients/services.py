@@ -5,11 +5,13 @@ import datetime
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from clinic import roles
+from clinic.validation import error_messages
 from patients import audit, rules, scoring
 from patients.models import (
     Assessment,
@@ -26,6 +28,14 @@ from patients.models import (
 
 class PatientRecordError(Exception):
     """A change to a patient's records that cannot be made, with the reason."""
+
+
+def _validated(instance):
+    """full_clean, its refusal as a PatientRecordError: never a server error."""
+    try:
+        instance.full_clean()
+    except ValidationError as error:
+        raise PatientRecordError(" ".join(error_messages(instance, error))) from None
 
 
 # Access to clinical records.
@@ -133,7 +143,7 @@ def screening_save_draft(
         screening = Screening(patient=patient, therapist=therapist)
     screening.result = evaluation.result
     screening.notes = notes
-    screening.full_clean()
+    _validated(screening)
     screening.save()
     screening.answers.all().delete()
     ScreeningAnswer.objects.bulk_create(
@@ -199,7 +209,7 @@ def consent_text_publish(*, title: str, body: str, published_by) -> ConsentText:
     """Publish a new version of the consent text; earlier versions stay."""
     latest = ConsentText.objects.select_for_update().aggregate(v=Max("version"))["v"] or 0
     text = ConsentText(version=latest + 1, title=title, body=body, published_by=published_by)
-    text.full_clean()
+    _validated(text)
     try:
         with transaction.atomic():
             text.save()
@@ -231,7 +241,7 @@ def consent_record(
         witnessed_by=witnessed_by,
         given_at=given_at,
     )
-    consent.full_clean()
+    _validated(consent)
     consent.save()
     return consent
 
@@ -275,7 +285,7 @@ def assessment_record(*, assessment: Assessment, therapist) -> Assessment:
         assessment.slr_angle = assessment.slr_positive = None
     elif assessment.slr_angle is None or assessment.slr_positive is None:
         raise PatientRecordError("Give the straight-leg raise angle and whether it was positive.")
-    assessment.full_clean()
+    _validated(assessment)
     with transaction.atomic():
         assessment.save()
         if assessment.patient.treating_therapist_id is None:

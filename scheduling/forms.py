@@ -2,7 +2,7 @@ import datetime
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.dateparse import parse_date, parse_time
 
 from clinic import roles
@@ -33,6 +33,17 @@ def time_from(text):
         return None
 
 
+def wall_clock(day, time):
+    """A clinic-local day and time as an aware datetime; a time the clocks
+    skip (02:30 on the night they go forward) is refused, not moved."""
+    moment = local(day, time)
+    if timezone.localtime(moment.astimezone(datetime.UTC)).time() != time:
+        raise forms.ValidationError(
+            f"{time:%H:%M} does not exist on {formats.date_format(day, 'D j M Y')}: the clocks go forward."
+        )
+    return moment
+
+
 class TherapistChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, user):
         return roles.display_name(user)
@@ -56,7 +67,7 @@ class AppointmentForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("day") and data.get("time"):
-            data["starts_at"] = local(data["day"], data["time"])
+            data["starts_at"] = wall_clock(data["day"], data["time"])
             if data["starts_at"] < timezone.now():
                 raise forms.ValidationError("That time has already passed; choose a later one.")
             if data["day"] > timezone.localdate() + BOOKING_HORIZON:
@@ -125,7 +136,7 @@ class SessionTimesForm(forms.Form):
             raise forms.ValidationError(f"Session {number}: book from today to at most a year ahead.")
         if moment.tzinfo is not None:
             moment = timezone.localtime(moment).replace(tzinfo=None)
-        starts_at = local(moment.date(), moment.time())
+        starts_at = wall_clock(moment.date(), moment.time())
         if starts_at < timezone.now():
             raise forms.ValidationError(
                 f"Session {number}: that time has already passed; choose a later one."
@@ -150,7 +161,7 @@ class RescheduleForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("day") and data.get("time"):
-            data["starts_at"] = local(data["day"], data["time"])
+            data["starts_at"] = wall_clock(data["day"], data["time"])
             if data["starts_at"] < timezone.now():
                 raise forms.ValidationError("That time has already passed; choose a later one.")
             if data["day"] > timezone.localdate() + BOOKING_HORIZON:

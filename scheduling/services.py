@@ -10,9 +10,11 @@ word, and a clash they catch becomes SlotTaken, never a server error.
 import datetime
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from clinic.validation import error_messages
 from patients import gate
 from scheduling import availability, reminders
 from scheduling.availability import Problem
@@ -150,7 +152,10 @@ def appointment_book(
         ends_at=ends_at,
         series=series,
     )
-    appointment.full_clean(exclude=["series"])
+    try:
+        appointment.full_clean(exclude=["series"])
+    except ValidationError as error:
+        raise SchedulingError(" ".join(error_messages(appointment, error))) from None
     _insert(appointment)
     _log(appointment, booked_by, "booked", starts_at=_iso(starts_at), room=room.name, therapist=therapist.pk)
     reminders.on_booked([appointment])

@@ -12,7 +12,7 @@ from treatments.models import (
     Technique,
     TreatmentPlan,
 )
-from treatments.services import AdverseEventInput, NeedlingInput, proposed_sessions
+from treatments.services import PROGRAM_NEEDED, AdverseEventInput, NeedlingInput, proposed_sessions
 
 NOT_TARGETED = [("", "Not targeted")]
 
@@ -99,6 +99,8 @@ class PlanForm(forms.ModelForm):
             for v, _ in ProgramComponent.choices
             if data.get(f"program_{v}")
         ]
+        if not self.instance.program:
+            raise forms.ValidationError(PROGRAM_NEEDED)
         severity = data.get("severity")
         if severity and not data.get("planned_sessions"):
             data["planned_sessions"] = proposed_sessions(severity)

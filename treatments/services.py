@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Max
@@ -13,6 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from clinic.validation import error_messages
 from patients import audit, gate
 from patients import services as patient_services
 from scheduling import services as scheduling_services
@@ -30,6 +32,14 @@ from treatments.models import (
 
 class TreatmentError(Exception):
     """A change to a plan or chart that cannot be made, with the reason."""
+
+
+def _validated(instance, **kwargs):
+    """full_clean, its refusal as a TreatmentError: whatever reaches a service, never a server error."""
+    try:
+        instance.full_clean(**kwargs)
+    except ValidationError as error:
+        raise TreatmentError(" ".join(error_messages(instance, error))) from None
 
 
 Severity = TreatmentPlan.Severity
@@ -94,6 +104,8 @@ def _require_gate(appointment, action, *, needled=True, now=None):
 
 # Plans.
 
+PROGRAM_NEEDED = "Choose at least one part of the program around the needling."
+
 
 def _check_plan(plan: TreatmentPlan) -> None:
     if sessions_need_reason(plan.severity, plan.planned_sessions) and not plan.sessions_reason.strip():
@@ -106,6 +118,8 @@ def _check_plan(plan: TreatmentPlan) -> None:
         raise TreatmentError("Choose at least one target muscle.")
     if not plan.techniques:
         raise TreatmentError("Choose at least one technique.")
+    if not plan.program:
+        raise TreatmentError(PROGRAM_NEEDED)
     if plan.reassessment_after_session > plan.planned_sessions:
         raise TreatmentError("The re-assessment point must fall within the plan's sessions.")
 
@@ -133,7 +147,7 @@ def plan_save(*, plan: TreatmentPlan, therapist) -> TreatmentPlan:
         if plan.planned_sessions < done:
             raise TreatmentError(f"{done} sessions are already charted; the plan cannot have fewer.")
     _check_plan(plan)
-    plan.full_clean()
+    _validated(plan)
     plan.save()
     return plan
 
@@ -312,12 +326,12 @@ def _write_content(chart, *, fields, needlings, adverse_events, aftercare, now=N
         chart.slr_angle = chart.slr_positive = None
     chart.muscle_count = len({(n.muscle.pk, n.side) for n in needlings})
     chart.procedure_code = procedure_code(chart.muscle_count)
-    chart.full_clean()
+    _validated(chart)
     chart.save()
     chart.needlings.all().delete()
     chart.adverse_events.all().delete()
     for n in needlings:
-        ChartNeedling(chart=chart, **n.__dict__).full_clean(exclude=["chart"])
+        _validated(ChartNeedling(chart=chart, **n.__dict__), exclude=["chart"])
     ChartNeedling.objects.bulk_create(ChartNeedling(chart=chart, **n.__dict__) for n in needlings)
     AdverseEvent.objects.bulk_create(AdverseEvent(chart=chart, **e.__dict__) for e in adverse_events)
     chart.aftercare_given.set(aftercare)
@@ -536,7 +550,7 @@ def checkin_record(*, appointment, soreness, leg_pain, red_flags, notes="") -> A
         alert=bool(reasons),
         alert_reasons=reasons,
     )
-    checkin.full_clean()
+    _validated(checkin)
     checkin.save()
     if checkin.alert:
         from treatments.tasks import send_checkin_alert

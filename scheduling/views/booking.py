@@ -50,6 +50,8 @@ def appointment_book(request, patient_pk):
         except services.SlotUnavailable as problem:
             slot_taken = problem
             form.add_error(None, str(problem))
+        except services.SchedulingError as problem:
+            form.add_error(None, str(problem))
         else:
             when = timezone.localtime(appointment.starts_at)
             messages.success(

@@ -167,3 +167,28 @@ def test_it_lets_no_therapist_book_a_series(client, therapist, plan, room):
 
     assert response.status_code == 403
     assert not Appointment.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("9999-12-31T23:59", "Session 1: book from today to at most a year ahead."),
+        ("0001-01-01T00:00", "Session 1: book from today to at most a year ahead."),
+        ("2026-11-17T10:00:00+99:00", "Choose a time for session 1."),
+        ("2026-11-17T10:00\x00", "Null characters are not allowed."),
+        ("2026-11-10T10:00:00-05:00", "Session 1: that time has already passed; choose a later one."),
+    ],
+)
+def test_a_crafted_session_time_is_refused_with_a_message(client, receptionist, plan, room, value, message):
+    choices = {f"session_{n + 1}": tuesday(n).isoformat() for n in range(6)}
+    client.force_login(receptionist)
+
+    response = client.post(
+        reverse("treatments:plan-book", args=[plan.pk]),
+        {**pattern(room), **choices, "session_1": value, "action": "confirm"},
+    )
+
+    assert response.status_code == 200
+    assert message in response.context["form"].non_field_errors()
+    assert not Appointment.objects.exists()
+    assert not AppointmentSeries.objects.exists()

@@ -21,7 +21,9 @@ from scheduling import services as scheduling_services
 from scheduling.models import Appointment
 from treatments import services
 from treatments.models import ChartAmendment, ChartNeedling, SessionChart, TreatmentPlan
+from treatments.services import TreatmentError
 from treatments.tests.factories import (
+    PlanFactory,
     active_plan,
     chart_form_data,
     charted_session,
@@ -546,3 +548,26 @@ def test_it_puts_the_plan_and_each_charted_session_on_the_patients_timeline(as_t
     assert "session 1 chart" in page
     assert "leg pain 7 &rarr; 4" in page
     assert f'href="{plan.get_absolute_url()}"' in page
+
+
+def test_a_plan_without_any_part_of_the_program_is_refused_with_a_message(as_therapist, patient):
+    data = plan_form_data()
+    for key in [k for k in data if k.startswith("program_")]:
+        del data[key]
+
+    response = as_therapist.post(reverse("treatments:plan-new", args=[patient.pk]), data)
+
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors() == [
+        "Choose at least one part of the program around the needling."
+    ]
+    assert not TreatmentPlan.objects.exists()
+
+
+def test_the_plan_service_refuses_a_plan_without_a_program_as_a_domain_error(therapist, patient):
+    plan = PlanFactory.build(patient=patient, program=[])
+
+    with pytest.raises(TreatmentError, match="Choose at least one part of the program"):
+        services.plan_save(plan=plan, therapist=therapist)
+
+    assert not TreatmentPlan.objects.exists()
