@@ -269,12 +269,19 @@ def clinic_machine(clock, receptionist, seen):
                     scheduling_services.appointment_check_in(appointment=appointment, user=receptionist)
 
         @precondition(lambda self: self.patients)
-        @rule(index=indexes, needled=st.booleans(), sign=st.booleans(), early=st.booleans())
-        def a_visit_takes_place(self, index, needled, sign, early):
+        @rule(
+            index=indexes,
+            needled=st.booleans(),
+            sign=st.booleans(),
+            early=st.booleans(),
+            lapse=st.sampled_from([(), ("saddle_numbness",), ("anticoagulants",)]),
+        )
+        def a_visit_takes_place(self, index, needled, sign, early, lapse):
             """A day at the clinic, one step after another through the same
             services: the clock comes to the visit, the patient is checked in,
             the chart started and written, and (if `sign`) signed after it;
-            `early` tries to sign it before the visit begins, too."""
+            `early` tries to sign it before the visit begins, too, and `lapse`
+            is a new screening (answered yes to it) signed while the chart is open."""
             appointment = pick(
                 [a for a in self.appointments() if a.starts_at > timezone.now() and a.status == "booked"],
                 index,
@@ -295,6 +302,9 @@ def clinic_machine(clock, receptionist, seen):
                 )
             if early:
                 self.sign(chart)
+            if lapse:
+                with contextlib.suppress(*REFUSED):
+                    screening_with_answers(patient=appointment.patient, therapist=self.therapist, yes=lapse)
             clock.move_to(appointment.starts_at + datetime.timedelta(minutes=40), tick=False)
             if sign:
                 self.sign(chart)
