@@ -1,9 +1,11 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from clinic import roles
@@ -130,7 +132,8 @@ def patient_detail(request, pk):
     patient = get_patient(pk)
     clinical = services.can_read_clinical_records(request.user, patient)
     clearance = gate.needling_clearance(patient)
-    timeline = _timeline(patient, clinical=clinical, user=request.user)
+    before = _timeline_before(request)
+    timeline, earlier = _timeline(patient, clinical=clinical, user=request.user, before=before)
     # Read through the relations: appointments and plan status are for every role.
     upcoming = list(
         patient.appointments.filter(starts_at__gte=timezone.now())
@@ -157,6 +160,8 @@ def patient_detail(request, pk):
             "can_record_consent": services.can_record_consent(request.user, patient),
             "clearance": clearance,
             "timeline": timeline,
+            "timeline_before": before,
+            "timeline_earlier": timeline[-1]["at"] if earlier else None,
             "upcoming": upcoming,
             "open_series": patient.appointment_series.annotate(
                 upcoming=Count(
@@ -175,55 +180,69 @@ def patient_detail(request, pk):
     )
 
 
-def _timeline(patient, *, clinical, user):
+TIMELINE_PAGE = 40
+
+
+def _timeline_before(request):
+    """The `before` cursor of the timeline's "show earlier" link, or None
+    (also for anything that is not an aware date and time)."""
+    try:
+        before = parse_datetime(request.GET.get("before", ""))
+    except (ValueError, OverflowError):
+        return None
+    return before if before is not None and timezone.is_aware(before) else None
+
+
+def _timeline(patient, *, clinical, user, before=None):
     """Screenings, assessments, consents, plans, appointments and (for
-    clinical readers) their charts, newest first."""
-    entries = []
+    clinical readers) their charts, newest first: one page of TIMELINE_PAGE
+    entries older than `before`, and whether there are older ones. Each kind
+    is read newest first up to a page, so a long history costs no more."""
+    limit = TIMELINE_PAGE + 1
+
+    def window(queryset, at):
+        queryset = queryset.annotate(timeline_at=at)
+        if before is not None:
+            queryset = queryset.filter(timeline_at__lt=before)
+        return queryset.order_by("-timeline_at")[:limit]
+
+    sources = []
     screenings = patient.screenings.select_related("therapist")
-    if not clinical:
-        screenings = screenings.signed()
-    for screening in screenings:
-        if not screening.is_signed and screening.therapist_id != user.pk:
-            continue
-        entries.append(
-            {
-                "at": screening.signed_at or screening.created_at,
-                "kind": "screening",
-                "object": screening,
-                "url": screening.get_absolute_url() if clinical else None,
-            }
-        )
     if clinical:
-        for assessment in patient.assessments.select_related("therapist"):
-            entries.append(
-                {
-                    "at": assessment.assessed_at,
-                    "kind": "assessment",
-                    "object": assessment,
-                    "url": assessment.get_absolute_url(),
-                }
-            )
-    for consent in patient.consents.select_related("consent_text", "witnessed_by"):
-        entries.append({"at": consent.given_at, "kind": "consent", "object": consent, "url": None})
+        screenings = screenings.filter(Q(signed_at__isnull=False) | Q(therapist=user))
+    else:
+        screenings = screenings.signed()
+    sources.append(("screening", window(screenings, Coalesce("signed_at", "created_at")), clinical))
+    if clinical:
+        assessments = patient.assessments.select_related("therapist")
+        sources.append(("assessment", window(assessments, F("assessed_at")), True))
+    consents = patient.consents.select_related("consent_text", "witnessed_by")
+    sources.append(("consent", window(consents, F("given_at")), False))
     # Plans and charts are read through the relations (treatments sits above patients).
-    for plan in patient.treatment_plans.select_related("therapist"):
-        entries.append(
-            {
-                "at": plan.activated_at or plan.created_at,
-                "kind": "plan",
-                "object": plan,
-                "url": plan.get_absolute_url() if clinical else None,
-            }
-        )
+    plans = patient.treatment_plans.select_related("therapist")
+    sources.append(("plan", window(plans, Coalesce("activated_at", "created_at")), clinical))
     appointments = patient.appointments.select_related("therapist", "room", "appointment_type")
     if clinical:
         appointments = appointments.select_related("chart", "checkin")
-    for appointment in appointments:
-        entries.append(
-            {"at": appointment.starts_at, "kind": "appointment", "object": appointment, "url": None}
-        )
+    sources.append(("appointment", window(appointments, F("starts_at")), False))
+
+    entries = [
+        {
+            "at": record.timeline_at,
+            "kind": kind,
+            "object": record,
+            "url": record.get_absolute_url() if linked else None,
+        }
+        for kind, queryset, linked in sources
+        for record in queryset
+    ]
     entries.sort(key=lambda entry: entry["at"], reverse=True)
-    return entries
+    page = entries[:TIMELINE_PAGE]
+    # Entries at the very moment the page ends stay on this page, so the
+    # next page (strictly older) skips none of them.
+    while len(page) < len(entries) and entries[len(page)]["at"] == page[-1]["at"]:
+        page.append(entries[len(page)])
+    return page, len(entries) > len(page)
 
 
 # Screening.

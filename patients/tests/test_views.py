@@ -503,6 +503,59 @@ def test_the_patient_page_runs_as_many_queries_for_10_entries_of_each_kind_as_fo
     assert text(response).count("Follow-up</strong>") == 10
 
 
+def timeline_entries(response):
+    return re.findall(
+        r'<li class="list-group-item">\s*<div class="d-flex flex-wrap justify-content-between gap-2">',
+        text(response),
+    )
+
+
+def earlier_link(response):
+    found = re.search(r'<a href="([^"]+)">Show earlier entries</a>', text(response))
+    return html.unescape(found.group(1)) if found else None
+
+
+def test_a_long_history_is_shown_a_page_at_a_time_and_every_entry_once(client, therapist, patient):
+    """420 visits over the years: the page shows the newest 40 and pages
+    back through the rest, each visit exactly once, in as many queries per
+    page as for a short history."""
+    first = MONDAY_MORNING - datetime.timedelta(days=3 * 420)
+    for n in range(420):
+        AppointmentFactory(
+            patient=patient, therapist=therapist, starts_at=first + datetime.timedelta(days=3 * n)
+        )
+    client.force_login(therapist)
+    url = patient.get_absolute_url()
+    client.get(url)
+    with CaptureQueriesContext(connection) as newest:
+        page = client.get(url)
+    assert len(timeline_entries(page)) == 40
+    assert "Back to the newest" not in text(page)
+
+    seen = re.findall(r"(\w{3} \d{1,2} \w{3} \d{4}), 10:00", text(page))
+    pages = 1
+    while link := earlier_link(page):
+        with CaptureQueriesContext(connection) as earlier:
+            page = client.get(url + link.removeprefix(url))
+        assert len(earlier) <= len(newest) + 1
+        assert "Back to the newest" in text(page)
+        seen += re.findall(r"(\w{3} \d{1,2} \w{3} \d{4}), 10:00", text(page))
+        pages += 1
+
+    assert pages == 11
+    assert len(seen) == len(set(seen)) == 420
+
+
+def test_an_unreadable_timeline_cursor_shows_the_newest_entries(client, therapist, patient):
+    AppointmentFactory(patient=patient, therapist=therapist, starts_at=MONDAY_MORNING)
+    client.force_login(therapist)
+
+    for before in ["yesterday", "2026-13-45T25:00", "9999-12-31T23:59:59+99:00", "2026-03-08T02:30"]:
+        response = client.get(patient.get_absolute_url(), {"before": before})
+        assert response.status_code == 200
+        assert len(timeline_entries(response)) == 1
+
+
 # Screening.
 
 
