@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -204,3 +205,12 @@ def test_it_uses_redis_as_the_celery_broker_when_told(base_env):
     config = settings_in(env)
     assert config["broker_url"] == "redis://redis.example:6379/0"
     assert config["result_backend"] == "redis://redis.example:6379/0"
+
+
+@pytest.mark.postgresql
+def test_postgresql_never_jit_compiles_the_clinics_queries(postgresql):
+    """The dashboard's aggregates passed the JIT's cost threshold and were
+    compiled anew on every request; the clinic's connections switch it off."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
