@@ -311,15 +311,22 @@ def test_it_points_the_app_at_the_compose_services():
     assert resolved_environment(found["db"], given)["POSTGRES_PASSWORD"] == "s3cret"
 
 
-@pytest.mark.parametrize("name", APP_SERVICES)
-def test_it_imports_production_settings_with_the_compose_defaults(name):
-    """What each app container would run at start-up, with the compose file's
-    defaults and a random secret key, in a process of its own."""
-    if name not in services():
-        pytest.skip(f"no {name} service")
+def test_it_shares_the_rate_limit_cache_in_its_own_redis_database():
+    """The web processes count patient-link requests in one Redis (the
+    production system check clinic.E001 refuses a per-process cache), in a
+    database of its own beside the broker's."""
+    env = resolved_environment(services()["web"], {"SECRET_KEY": "x" * 50})
+    cache, broker = urlsplit(env["CACHE_URL"]), urlsplit(env["REDIS_URL"])
+    assert cache.hostname == "redis"
+    assert (cache.hostname, cache.port) == (broker.hostname, broker.port)
+    assert cache.path != broker.path
+
+
+def compose_child_env(name):
+    """A service's environment with the compose file's defaults and a random
+    secret key, and nothing of this machine's that the settings would read."""
     variables = {"SECRET_KEY": secrets.token_urlsafe(50)}
     compose_env = resolved_environment(services()[name], variables)
-    # Nothing from this machine's environment that the settings would read.
     read = settings_variables()
     child_env = {
         key: value
@@ -327,6 +334,30 @@ def test_it_imports_production_settings_with_the_compose_defaults(name):
         if key not in read and key.removesuffix("_FILE") not in read and key != "DJANGO_SETTINGS_MODULE"
     }
     child_env.update(compose_env)
+    return child_env
+
+
+@pytest.mark.parametrize("name", ["web", "migrate"])
+def test_it_passes_the_system_checks_with_the_compose_defaults(name):
+    """migrate runs them before anything starts; web is what they protect."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=BASE_DIR,
+        env=compose_child_env(name),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_it_imports_production_settings_with_the_compose_defaults(name):
+    """What each app container would run at start-up, with the compose file's
+    defaults and a random secret key, in a process of its own."""
+    if name not in services():
+        pytest.skip(f"no {name} service")
+    child_env = compose_child_env(name)
     result = subprocess.run(
         [sys.executable, "-c", SETUP_DJANGO],
         cwd=BASE_DIR,
