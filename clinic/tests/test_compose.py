@@ -24,6 +24,7 @@ COMPOSE_FILE = BASE_DIR / "docker-compose.yml"
 DOCKERFILE = BASE_DIR / "Dockerfile"
 DOCKERIGNORE = BASE_DIR / ".dockerignore"
 SETTINGS_FILE = BASE_DIR / "clinic" / "settings.py"
+SCRIPTS = BASE_DIR / "scripts"
 
 APP_SERVICES = ("web", "worker", "beat", "migrate")
 # Variables gunicorn reads itself (the number of workers, extra arguments).
@@ -37,6 +38,8 @@ POSTGRES_VARIABLES = {
     "POSTGRES_HOST_AUTH_METHOD",
     "PGDATA",
 }
+# Variables libpq (pg_dump, pg_restore, psql) reads for its connection.
+LIBPQ_VARIABLES = {"PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGPASSFILE", "PGDATABASE", "PGSSLMODE"}
 # A Python module path and attribute, as gunicorn takes it: clinic.wsgi:application.
 WSGI_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 # What the settings test runs in a process of its own.
@@ -180,7 +183,7 @@ def test_it_defines_the_services():
     config = compose()
     assert "version" not in config, "the Compose spec has no version key"
     found = config["services"]
-    for name in ("db", "redis", "mailpit", "web", "worker", "beat"):
+    for name in ("db", "redis", "mailpit", "web", "worker", "beat", "backup"):
         assert name in found, f"no {name} service"
     assert found["db"]["image"].startswith("postgres:16")
     assert found["redis"]["image"].startswith("redis:7")
@@ -266,6 +269,55 @@ def test_it_runs_celery_on_the_clinic_app(name):
     import clinic
 
     assert app is clinic.celery_app
+
+
+def shell_variables(text):
+    """The names a shell script or command line reads: $NAME and ${NAME...}."""
+    return set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", text))
+
+
+def test_it_backs_up_the_database_on_a_schedule_to_a_named_volume():
+    config = compose()
+    backup, db = config["services"]["backup"], config["services"]["db"]
+    # pg_dump of the server's major version (or newer) reads its database.
+    assert backup["image"].split(":")[0] == "postgres"
+    assert backup["image"].split(":")[1] == db["image"].split(":")[1]
+    assert backup["depends_on"]["db"]["condition"] == "service_healthy"
+    command = " ".join(command_args(backup["command"]))
+    assert "/scripts/backup.sh" in command
+    assert "while true" in command
+    assert "sleep" in command
+    mounts = dict(str(volume).split(":")[:2] for volume in backup["volumes"])
+    assert mounts.get("./scripts") == "/scripts"
+    env = resolved_environment(backup)
+    backup_volume = next(source for source, target in mounts.items() if target == env["BACKUP_DIR"])
+    assert backup_volume in (config.get("volumes") or {}), "the dumps are not on a named volume"
+    assert int(env["BACKUP_KEEP_DAYS"]) >= 1
+    assert int(env["BACKUP_INTERVAL_SECONDS"]) >= 3600
+
+
+def test_it_gives_the_backup_only_variables_its_scripts_read():
+    backup = services()["backup"]
+    read_by_scripts = shell_variables((SCRIPTS / "backup.sh").read_text())
+    assert {"PGDATABASE", "BACKUP_DIR", "BACKUP_KEEP_DAYS"} <= read_by_scripts, "the regex no longer matches"
+    read_by_command = shell_variables(interpolate(" ".join(command_args(backup["command"])), {}))
+    given = set(environment(backup))
+    unknown = given - read_by_scripts - read_by_command - LIBPQ_VARIABLES
+    assert not unknown, f"backup sets variables nothing reads: {sorted(unknown)}"
+    assert read_by_command <= given
+    assert {"PGHOST", "PGUSER", "PGPASSWORD", "PGDATABASE", "BACKUP_DIR", "BACKUP_KEEP_DAYS"} <= given
+
+
+def test_it_backs_up_the_database_the_app_uses():
+    found = services()
+    given = {"SECRET_KEY": "x" * 50, "POSTGRES_PASSWORD": "s3cret"}
+    backup = resolved_environment(found["backup"], given)
+    database = urlsplit(resolved_environment(found["web"], given)["DATABASE_URL"])
+    assert backup["PGHOST"] == database.hostname
+    assert backup["PGUSER"] == database.username
+    assert backup["PGPASSWORD"] == database.password == "s3cret"
+    assert backup["PGDATABASE"] == database.path.lstrip("/")
+    assert backup.get("PGPORT", "5432") == str(database.port or 5432)
 
 
 def test_it_gives_the_app_only_variables_the_settings_read():
