@@ -170,14 +170,16 @@ def start_celery_worker(tmp_path):
     """Start real Celery worker processes; all are stopped after the test."""
     workers = []
 
-    def start(*, broker_url, result_backend, extra_env=None):
+    def start(*, broker_url, result_backend, extra_env=None, queue=None):
+        """`queue`: a dead worker's, for one that takes over what it left."""
         worker = CeleryWorkerProcess(
             broker_url=broker_url,
             result_backend=result_backend,
-            queue=f"test-{uuid.uuid4().hex[:12]}",
+            queue=queue or f"test-{uuid.uuid4().hex[:12]}",
             var_dir=tmp_path,
             extra_env=extra_env,
         )
+        worker.log_path = worker.log_path.with_name(f"{worker.queue}-{len(workers)}.log")
         workers.append(worker.start())
         return worker
 

@@ -5,4 +5,4 @@ class ClinicConfig(AppConfig):
     name = "clinic"
 
     def ready(self):
-        from clinic import signals  # noqa: F401  (connects the receivers)
+        from clinic import checks, signals  # noqa: F401  (registers the checks, connects the receivers)

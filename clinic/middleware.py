@@ -1,4 +1,4 @@
-"""Session limits and the two-factor gate, for every request."""
+"""Session limits, the two-factor gate and the cache policy, for every request."""
 
 import datetime
 
@@ -9,6 +9,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponseBadRequest
 from django.urls import Resolver404, resolve
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 
 LOGIN_AT = "clinic_login_at"
 HAS_DEVICE = "clinic_has_otp_device"
@@ -35,6 +36,20 @@ def refuse_nul_bytes(get_response):
         if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
             return HttpResponseBadRequest("The address contains a character that is not allowed.")
         return get_response(request)
+
+    return middleware
+
+
+def no_store(get_response):
+    """No page of the clinic is kept by a browser or a proxy: staff pages show
+    patients' records, patient links their appointments, and the back button
+    or a shared computer must not bring them back. Static files never reach
+    this middleware: whitenoise, before it, answers them with its long cache."""
+
+    def middleware(request):
+        response = get_response(request)
+        patch_cache_control(response, no_store=True, private=True)
+        return response
 
     return middleware
 

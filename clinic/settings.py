@@ -103,6 +103,8 @@ MIDDLEWARE = [
     "clinic.middleware.refuse_nul_bytes",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After whitenoise, so static files keep their cache headers.
+    "clinic.middleware.no_store",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -266,6 +268,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 REDIS_URL = env("REDIS_URL", "")
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", REDIS_URL or f"file://{VAR_DIR / 'celery' / 'results'}")
+# On Redis, a message a worker took but never acknowledged (acks_late: it
+# died) goes back to its queue after this many seconds. The outbox's lease
+# (REMINDER_LEASE_SECONDS) recovers a reminder sooner; this only repeats it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # One folder for both directions, as kombu's file-system transport expects.
     _queue_dir = VAR_DIR / "celery" / "queue"

@@ -24,6 +24,7 @@ COMPOSE_FILE = BASE_DIR / "docker-compose.yml"
 DOCKERFILE = BASE_DIR / "Dockerfile"
 DOCKERIGNORE = BASE_DIR / ".dockerignore"
 SETTINGS_FILE = BASE_DIR / "clinic" / "settings.py"
+SCRIPTS = BASE_DIR / "scripts"
 
 APP_SERVICES = ("web", "worker", "beat", "migrate")
 # Variables gunicorn reads itself (the number of workers, extra arguments).
@@ -37,6 +38,8 @@ POSTGRES_VARIABLES = {
     "POSTGRES_HOST_AUTH_METHOD",
     "PGDATA",
 }
+# Variables libpq (pg_dump, pg_restore, psql) reads for its connection.
+LIBPQ_VARIABLES = {"PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGPASSFILE", "PGDATABASE", "PGSSLMODE"}
 # A Python module path and attribute, as gunicorn takes it: clinic.wsgi:application.
 WSGI_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 # What the settings test runs in a process of its own.
@@ -180,7 +183,7 @@ def test_it_defines_the_services():
     config = compose()
     assert "version" not in config, "the Compose spec has no version key"
     found = config["services"]
-    for name in ("db", "redis", "mailpit", "web", "worker", "beat"):
+    for name in ("db", "redis", "mailpit", "web", "worker", "beat", "backup"):
         assert name in found, f"no {name} service"
     assert found["db"]["image"].startswith("postgres:16")
     assert found["redis"]["image"].startswith("redis:7")
@@ -268,6 +271,55 @@ def test_it_runs_celery_on_the_clinic_app(name):
     assert app is clinic.celery_app
 
 
+def shell_variables(text):
+    """The names a shell script or command line reads: $NAME and ${NAME...}."""
+    return set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", text))
+
+
+def test_it_backs_up_the_database_on_a_schedule_to_a_named_volume():
+    config = compose()
+    backup, db = config["services"]["backup"], config["services"]["db"]
+    # pg_dump of the server's major version (or newer) reads its database.
+    assert backup["image"].split(":")[0] == "postgres"
+    assert backup["image"].split(":")[1] == db["image"].split(":")[1]
+    assert backup["depends_on"]["db"]["condition"] == "service_healthy"
+    command = " ".join(command_args(backup["command"]))
+    assert "/scripts/backup.sh" in command
+    assert "while true" in command
+    assert "sleep" in command
+    mounts = dict(str(volume).split(":")[:2] for volume in backup["volumes"])
+    assert mounts.get("./scripts") == "/scripts"
+    env = resolved_environment(backup)
+    backup_volume = next(source for source, target in mounts.items() if target == env["BACKUP_DIR"])
+    assert backup_volume in (config.get("volumes") or {}), "the dumps are not on a named volume"
+    assert int(env["BACKUP_KEEP_DAYS"]) >= 1
+    assert int(env["BACKUP_INTERVAL_SECONDS"]) >= 3600
+
+
+def test_it_gives_the_backup_only_variables_its_scripts_read():
+    backup = services()["backup"]
+    read_by_scripts = shell_variables((SCRIPTS / "backup.sh").read_text())
+    assert {"PGDATABASE", "BACKUP_DIR", "BACKUP_KEEP_DAYS"} <= read_by_scripts, "the regex no longer matches"
+    read_by_command = shell_variables(interpolate(" ".join(command_args(backup["command"])), {}))
+    given = set(environment(backup))
+    unknown = given - read_by_scripts - read_by_command - LIBPQ_VARIABLES
+    assert not unknown, f"backup sets variables nothing reads: {sorted(unknown)}"
+    assert read_by_command <= given
+    assert {"PGHOST", "PGUSER", "PGPASSWORD", "PGDATABASE", "BACKUP_DIR", "BACKUP_KEEP_DAYS"} <= given
+
+
+def test_it_backs_up_the_database_the_app_uses():
+    found = services()
+    given = {"SECRET_KEY": "x" * 50, "POSTGRES_PASSWORD": "s3cret"}
+    backup = resolved_environment(found["backup"], given)
+    database = urlsplit(resolved_environment(found["web"], given)["DATABASE_URL"])
+    assert backup["PGHOST"] == database.hostname
+    assert backup["PGUSER"] == database.username
+    assert backup["PGPASSWORD"] == database.password == "s3cret"
+    assert backup["PGDATABASE"] == database.path.lstrip("/")
+    assert backup.get("PGPORT", "5432") == str(database.port or 5432)
+
+
 def test_it_gives_the_app_only_variables_the_settings_read():
     known = settings_variables()
     assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL"} <= known, "the settings regex no longer matches"
@@ -311,15 +363,22 @@ def test_it_points_the_app_at_the_compose_services():
     assert resolved_environment(found["db"], given)["POSTGRES_PASSWORD"] == "s3cret"
 
 
-@pytest.mark.parametrize("name", APP_SERVICES)
-def test_it_imports_production_settings_with_the_compose_defaults(name):
-    """What each app container would run at start-up, with the compose file's
-    defaults and a random secret key, in a process of its own."""
-    if name not in services():
-        pytest.skip(f"no {name} service")
+def test_it_shares_the_rate_limit_cache_in_its_own_redis_database():
+    """The web processes count patient-link requests in one Redis (the
+    production system check clinic.E001 refuses a per-process cache), in a
+    database of its own beside the broker's."""
+    env = resolved_environment(services()["web"], {"SECRET_KEY": "x" * 50})
+    cache, broker = urlsplit(env["CACHE_URL"]), urlsplit(env["REDIS_URL"])
+    assert cache.hostname == "redis"
+    assert (cache.hostname, cache.port) == (broker.hostname, broker.port)
+    assert cache.path != broker.path
+
+
+def compose_child_env(name):
+    """A service's environment with the compose file's defaults and a random
+    secret key, and nothing of this machine's that the settings would read."""
     variables = {"SECRET_KEY": secrets.token_urlsafe(50)}
     compose_env = resolved_environment(services()[name], variables)
-    # Nothing from this machine's environment that the settings would read.
     read = settings_variables()
     child_env = {
         key: value
@@ -327,6 +386,30 @@ def test_it_imports_production_settings_with_the_compose_defaults(name):
         if key not in read and key.removesuffix("_FILE") not in read and key != "DJANGO_SETTINGS_MODULE"
     }
     child_env.update(compose_env)
+    return child_env
+
+
+@pytest.mark.parametrize("name", ["web", "migrate"])
+def test_it_passes_the_system_checks_with_the_compose_defaults(name):
+    """migrate runs them before anything starts; web is what they protect."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=BASE_DIR,
+        env=compose_child_env(name),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_it_imports_production_settings_with_the_compose_defaults(name):
+    """What each app container would run at start-up, with the compose file's
+    defaults and a random secret key, in a process of its own."""
+    if name not in services():
+        pytest.skip(f"no {name} service")
+    child_env = compose_child_env(name)
     result = subprocess.run(
         [sys.executable, "-c", SETUP_DJANGO],
         cwd=BASE_DIR,

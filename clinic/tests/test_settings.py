@@ -84,6 +84,8 @@ def production_env(base_env, tmp_path):
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "clinic.example",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'production.sqlite3'}",
+        # The check needs no Redis running, only the shared cache named.
+        "CACHE_URL": "redis://127.0.0.1:6379/1",
     }
 
 
@@ -144,6 +146,13 @@ def test_it_passes_the_deployment_check_when_production_is_configured(production
     result = run(production_env, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_it_fails_the_system_check_in_production_without_a_shared_rate_limit_cache(production_env):
+    del production_env["CACHE_URL"]
+    result = run(production_env, "manage.py", "check")
+    assert result.returncode != 0
+    assert "clinic.E001" in result.stderr
 
 
 def test_it_refuses_debug_in_production(production_env):
