@@ -18,6 +18,7 @@ command is safe to run again.
 """
 
 import datetime
+import json
 import math
 import time
 
@@ -576,7 +577,7 @@ class Command(BaseCommand):
             SELECT a.patient_id, a.therapist_id,
                 (ARRAY['mild', 'moderate', 'chronic', 'complex'])[1 + a.patient_id %% 4],
                 4 + p.no %% 3, '', 'weekly',
-                '["gluteus medius", "piriformis"]', '["trigger_point"]', '["core", "flexibility"]',
+                %(targets)s, '["trigger_point"]', '[{"component": "core"}, {"component": "flexibility"}]',
                 3, 20, '', 3,
                 CASE WHEN a.starts_at < %(ended)s THEN 'completed' ELSE 'active' END, '',
                 a.starts_at + interval '40 minutes', a.starts_at + interval '45 minutes',
@@ -584,7 +585,16 @@ class Command(BaseCommand):
             FROM scheduling_appointment a JOIN bench_patient p ON p.id = a.patient_id
             WHERE a.appointment_type_id = %(first)s
             """,
-            {"first": self.types["First assessment"], "ended": self.now - datetime.timedelta(days=60)},
+            {
+                "first": self.types["First assessment"],
+                "ended": self.now - datetime.timedelta(days=60),
+                "targets": json.dumps(
+                    [
+                        {"muscle": m, "side": side}
+                        for m, side in zip(self.muscles[:2], ["left", "right"], strict=True)
+                    ]
+                ),
+            },
         )
         # The session number is the visit's place among the patient's needling visits.
         self.sql(
