@@ -235,8 +235,9 @@ EMAIL_HTML = (
 
 def counts_for(scale):
     """What a clinic of this scale holds."""
-    therapists = max(2, round(THERAPISTS * scale))
     appointments = max(100, round(APPOINTMENTS * scale))
+    # Enough therapists for the appointments to fit their slots (about 2,610 working days in ten years).
+    therapists = max(2, round(THERAPISTS * scale), math.ceil(appointments / (261 * YEARS * SLOTS * 0.95)))
     # One patient per VISITS_PER_PATIENT appointments, one regular per therapist, and
     # the registered patients who never came.
     patients = max(round(PATIENTS * scale), math.ceil(appointments / VISITS_PER_PATIENT) + 2 * therapists)
@@ -482,7 +483,7 @@ class Command(BaseCommand):
         if locals_needed > self.counts["patients"]:
             raise CommandError(f"The layout needs {locals_needed} patients; scale counts are inconsistent.")
         # Each patient's plan: 4 to 6 sessions after the first assessment.
-        self.sql(
+        inserted = self.sql(
             """
             INSERT INTO scheduling_appointment (
                 patient_id, therapist_id, room_id, appointment_type_id, starts_at, ends_at, status,
@@ -514,6 +515,8 @@ class Command(BaseCommand):
                 "therapists": therapists,
             },
         )
+        if inserted != self.counts["appointments"]:
+            raise CommandError(f"Only {inserted} appointments fit the therapists' slots.")
         # Each patient belongs to the therapist who sees them, registered before the first visit.
         self.sql(
             """
