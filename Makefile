@@ -46,10 +46,16 @@ format: $(VENV)/.dev-installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Figures, not a pass or a fail: the patient search on 50,000 patients in a
-# throwaway database (SQLite; PostgreSQL with DATABASE_URL=postgres://.../clinic_bench).
+# Figures, not a pass or a fail. A seeded clinic per scale of BENCH_SCALES
+# (databases clinic_bench_0_1, ... on DATABASE_URL's server, reused when
+# already seeded), served by gunicorn and measured with wrk (bench/run.py);
+# then the patient search on 50,000 patients (bench/patient_search.py).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/clinic_bench
 bench: $(VENV)/.dev-installed
-	$(BIN)/python -m bench.patient_search
+	@command -v wrk >/dev/null || { echo "Installing wrk"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/6} \
+		$(BIN)/python -m bench.run
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DATABASE_URL)} $(BIN)/python -m bench.patient_search
 
 clean:
 	rm -rf var staticfiles .pytest_cache

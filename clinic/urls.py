@@ -1,3 +1,5 @@
+import os
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -36,3 +38,7 @@ urlpatterns = [
     path("", include("treatments.urls")),
     path("admin/", admin.site.urls),
 ]
+
+if os.environ.get("BENCH") == "1":
+    # make bench's floor page and plain response (bench/views.py); never in production.
+    urlpatterns.append(path("bench/", include("bench.urls")))
