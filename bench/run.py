@@ -100,6 +100,8 @@ def server_env(url, opts, port, static_root):
         PATIENT_LINK_RATE="100000000",
         DATABASE_URL=url,
         REDIS_URL=opts["redis"],
+        # Production requires a shared cache for the rate limits (clinic.E001).
+        CACHE_URL=opts["redis"],
         SITE_URL=f"http://127.0.0.1:{port}",
         STATIC_ROOT=str(static_root),
         BENCH="1",
