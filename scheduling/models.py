@@ -248,6 +248,9 @@ class Appointment(models.Model):
     cancelled_by = models.CharField(max_length=8, choices=CancelledBy.choices, blank=True)
     late_cancellation = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # When anything a calendar shows last changed: the feeds' ETag and
+    # Last-Modified. Services that change a row with update() set it too.
+    updated_at = models.DateTimeField(auto_now=True)
 
     objects = AppointmentQuerySet.as_manager()
 
