@@ -13,6 +13,8 @@ from django.utils.cache import patch_cache_control
 
 LOGIN_AT = "clinic_login_at"
 HAS_DEVICE = "clinic_has_otp_device"
+SEEN_AT = "clinic_seen_at"
+SEEN_RENEWAL = datetime.timedelta(minutes=1)
 
 # Pages a signed-in user reaches before the second factor: to give it, to set
 # it up, or to leave. Token links for patients need no login at all.
@@ -55,20 +57,30 @@ def no_store(get_response):
 
 
 def session_limits(get_response):
-    """Ends a session SESSION_MAX_AGE after its login, however active it has
-    been (the idle limit is the session cookie's age, renewed by each request)."""
+    """Ends a session SESSION_COOKIE_AGE after its last request (the idle
+    limit) and SESSION_MAX_AGE after its login, however active it has been.
+
+    The last request's time is kept in the session, renewed at most once a
+    minute, so a busy session is written once a minute instead of on every
+    request; the idle limit holds to within that minute (never longer).
+    Renewing it saves the session, which also moves its expiry in the store
+    and in the cookie to SESSION_COOKIE_AGE from now."""
 
     def middleware(request):
         if request.user.is_authenticated:
+            now = timezone.now().timestamp()
             started = request.session.get(LOGIN_AT)
+            seen = request.session.get(SEEN_AT, started)
             if (
                 started is None
-                or timezone.now() - datetime.datetime.fromtimestamp(started, tz=datetime.UTC)
-                > settings.SESSION_MAX_AGE
+                or now - started > settings.SESSION_MAX_AGE.total_seconds()
+                or now - seen > settings.SESSION_COOKIE_AGE
             ):
                 logout(request)
                 messages.info(request, "Your session has ended. Please log in again.")
                 return redirect_to_login(request.get_full_path())
+            if now - seen >= SEEN_RENEWAL.total_seconds():
+                request.session[SEEN_AT] = now
         return get_response(request)
 
     return middleware

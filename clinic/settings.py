@@ -334,12 +334,13 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # Sessions end after SESSION_IDLE_MINUTES without a request, and at most
-# SESSION_MAX_HOURS after login (clinic.middleware.session_limits).
+# SESSION_MAX_HOURS after login (clinic.middleware.session_limits, which
+# renews the session at most once a minute rather than on every request).
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_MINUTES", 15) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_MAX_AGE = datetime.timedelta(hours=env_int("SESSION_MAX_HOURS", 12))
 # The links sent to patients (appointment, check-in, unsubscribe) and the
 # calendar feeds: at most this many requests a minute from one address.

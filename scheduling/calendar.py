@@ -8,16 +8,20 @@ Times are written in UTC, so no time-zone definitions are needed.
 """
 
 import datetime
+import hashlib
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 from icalendar import Calendar, Event
 
 from scheduling.models import Appointment
 
 PRODID = "-//Clinic scheduling//Appointments//EN"
+FEED_PAST_DAYS = 60
+FEED_AHEAD_DAYS = 366
 
 
 def with_sequence(appointments):
@@ -95,3 +99,31 @@ def calendar_for(appointments, name, *, for_therapist=False, refresh_hours=None)
     for appointment in appointments:
         calendar.add_component(appointment_event(appointment, for_therapist=for_therapist))
     return calendar
+
+
+def _midnight(day):
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+@dataclass(frozen=True)
+class FeedWindow:
+    """The days a therapist's feed covers on `today`: whole clinic-local days
+    from FEED_PAST_DAYS ago to a year ahead, so its contents change only when
+    an appointment in it does, or when the day turns."""
+
+    today: datetime.date
+
+    def appointments(self, therapist_id):
+        return Appointment.objects.for_therapist(therapist_id).filter(
+            starts_at__gte=_midnight(self.today - datetime.timedelta(days=FEED_PAST_DAYS)),
+            starts_at__lt=_midnight(self.today + datetime.timedelta(days=FEED_AHEAD_DAYS)),
+        )
+
+    def version(self, therapist_id):
+        """The feed's ETag and Last-Modified (a timestamp), from one aggregate
+        over the window: both change when an appointment in it is added,
+        changed or removed, and at midnight."""
+        state = self.appointments(therapist_id).aggregate(count=Count("pk"), changed=Max("updated_at"))
+        last_modified = max(filter(None, [state["changed"], _midnight(self.today)]))
+        digest = hashlib.sha256(f"{self.today}:{state['count']}:{last_modified.timestamp()}".encode())
+        return f'"{digest.hexdigest()[:32]}"', int(last_modified.timestamp())

@@ -170,6 +170,34 @@ class AppointmentSeries(models.Model):
         return f"{self.description} for {self.patient}"
 
 
+class Overlaps(models.Func):
+    """The half-open time range [starts_at, ends_at) of a row overlaps [start, end).
+
+    On PostgreSQL it is written as the exclusion constraints' own expression
+    (migration 0004), so the planner answers it from their GiST indexes rather
+    than scanning every past appointment; elsewhere as two comparisons."""
+
+    output_field = models.BooleanField()
+    conditional = True
+
+    def __init__(self, start, end, *, starts_at="starts_at", ends_at="ends_at"):
+        super().__init__(F(starts_at), F(ends_at), models.Value(start), models.Value(end))
+
+    def _parts(self, compiler, connection):
+        compiled = [compiler.compile(expression) for expression in self.get_source_expressions()]
+        return [sql for sql, _ in compiled], [params for _, params in compiled]
+
+    def as_sql(self, compiler, connection, **extra_context):
+        (starts_at, ends_at, start, end), params = self._parts(compiler, connection)
+        sql = f"({starts_at} < {end} AND {ends_at} > {start})"
+        return sql, (*params[0], *params[3], *params[1], *params[2])
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        (starts_at, ends_at, start, end), params = self._parts(compiler, connection)
+        sql = f"tstzrange({starts_at}, {ends_at}, '[)') && tstzrange({start}, {end}, '[)')"
+        return sql, (*params[0], *params[1], *params[2], *params[3])
+
+
 class AppointmentQuerySet(models.QuerySet):
     def on_day(self, day):
         """Appointments starting on a clinic-local calendar day."""
@@ -189,7 +217,7 @@ class AppointmentQuerySet(models.QuerySet):
 
     def overlapping(self, starts_at, ends_at):
         """Half-open ranges: one ending at 10:00 does not overlap one starting at 10:00."""
-        return self.filter(starts_at__lt=ends_at, ends_at__gt=starts_at)
+        return self.filter(Overlaps(starts_at, ends_at))
 
 
 class Appointment(models.Model):
@@ -220,6 +248,9 @@ class Appointment(models.Model):
     cancelled_by = models.CharField(max_length=8, choices=CancelledBy.choices, blank=True)
     late_cancellation = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # When anything a calendar shows last changed: the feeds' ETag and
+    # Last-Modified. Services that change a row with update() set it too.
+    updated_at = models.DateTimeField(auto_now=True)
 
     objects = AppointmentQuerySet.as_manager()
 

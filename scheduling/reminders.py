@@ -3,10 +3,11 @@ how the dispatcher sends each exactly once.
 
 Rows are written in the same transaction as the change that causes them
 (booking, cancelling, moving, completing a visit). Celery beat runs the
-dispatcher every minute: it claims the due rows under a lease and hands each
-id to a send task. A send first moves its row from "sending" to "delivering"; only
-one task can, so a retry, a duplicate delivery or two dispatchers at once
-send nothing twice. A row left "sending" or "delivering" by a dead worker is
+dispatcher every minute: it claims the due rows under a lease, a batch at a
+time, until none is left, and hands each batch to a send task that delivers
+it over one SMTP connection. A send first moves its row from "sending" to
+"delivering"; only one task can, so a retry, a duplicate delivery or two
+dispatchers at once send nothing twice. A row left "sending" or "delivering" by a dead worker is
 claimed again when its lease ends (a kill in the middle of an SMTP
 conversation can then repeat that one message).
 No Celery ETA or countdown is used: the database is the schedule.
@@ -14,9 +15,10 @@ No Celery ETA or countdown is used: the database is the schedule.
 
 import datetime
 import logging
+import time
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection, transaction
 from django.db.models import Q
 from django.template import Context, Template
@@ -122,27 +124,45 @@ def on_completed(appointment: Appointment, aftercare: dict, *, now=None) -> None
 # Sending.
 
 
-def claim_due(*, now=None, limit=200) -> list[int]:
-    """Take due rows (and rows whose lease ran out) for sending; returns their
-    ids. On PostgreSQL concurrent dispatchers skip each other's locked rows;
-    elsewhere a conditional update per row decides who got it."""
+BATCH_SIZE = 200
+# The dispatcher stops claiming after this long, well inside beat's minute.
+DISPATCH_SECONDS = 40
+
+
+def claim_due(*, now=None, limit=BATCH_SIZE) -> list[int]:
+    """Take up to `limit` due rows (and rows whose lease ran out) for sending,
+    in one statement; returns their ids. On PostgreSQL concurrent dispatchers
+    skip each other's locked rows; SQLite runs one write at a time."""
     now = now or timezone.now()
     lease_until = now + datetime.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
     due = Q(status=Status.PENDING, due_at__lte=now) | Q(
         status__in=[Status.SENDING, Status.DELIVERING], lease_until__lt=now
     )
-    claimed = []
-    with transaction.atomic():
-        rows = Reminder.objects.filter(due).order_by("due_at", "id")
-        if connection.features.has_select_for_update_skip_locked:
-            rows = rows.select_for_update(skip_locked=True)
-        for pk in rows.values_list("pk", flat=True)[:limit]:
-            took = Reminder.objects.filter(Q(pk=pk) & due).update(
-                status=Status.SENDING, lease_until=lease_until
-            )
-            if took:
-                claimed.append(pk)
-    return claimed
+    rows = Reminder.objects.filter(due).order_by("due_at", "id").values("pk")[:limit]
+    if connection.features.has_select_for_update_skip_locked:
+        rows = rows.select_for_update(skip_locked=True)
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The ORM's UPDATE cannot say RETURNING; its SELECT, compiled here, is
+        # parameterised like any other.
+        select, params = rows.query.sql_with_params()
+        cursor.execute(
+            'UPDATE "scheduling_reminder" SET "status" = %s, "lease_until" = %s '  # noqa: S608
+            f'WHERE "id" IN ({select}) RETURNING "id"',
+            [Status.SENDING, connection.ops.adapt_datetimefield_value(lease_until), *params],
+        )
+        return sorted(pk for (pk,) in cursor.fetchall())
+
+
+def claim_batches(*, batch_size=BATCH_SIZE, seconds=DISPATCH_SECONDS):
+    """Claimed batches, one after the other, until no due row is left or
+    `seconds` have passed; the next run of the dispatcher takes the rest."""
+    deadline = time.monotonic() + seconds
+    while True:
+        batch = claim_due(limit=batch_size)
+        if batch:
+            yield batch
+        if len(batch) < batch_size or time.monotonic() >= deadline:
+            return
 
 
 def message_id(reminder: Reminder) -> str:
@@ -177,8 +197,20 @@ def render(reminder: Reminder) -> tuple[str, str, str]:
     return subject, plain("body.txt"), sources["body.html"].render(Context(context))
 
 
-def send(reminder_id: int) -> str:
-    """Send one claimed reminder. Returns what happened, for the logs."""
+def send_batch(reminder_ids: list[int]) -> dict[int, str]:
+    """Send claimed reminders over one email connection, each as `send` would;
+    a message that fails is recorded for its row alone and the connection
+    opened again for the next."""
+    email_connection = get_connection()
+    try:
+        return {pk: send(pk, email_connection=email_connection) for pk in reminder_ids}
+    finally:
+        email_connection.close()
+
+
+def send(reminder_id: int, *, email_connection=None) -> str:
+    """Send one claimed reminder, over `email_connection` if given (it is
+    opened if it is not open yet). Returns what happened, for the logs."""
     reminder = Reminder.objects.select_related(
         "appointment__patient", "appointment__appointment_type", "appointment__therapist"
     ).get(pk=reminder_id)
@@ -212,8 +244,13 @@ def send(reminder_id: int) -> str:
         message.attach_alternative(html, "text/html")
         for name, content in emails.calendar_attachments(reminder):
             message.attach(name, content, "text/calendar")
+        if email_connection is not None:
+            email_connection.open()  # once: later calls find it open
+            message.connection = email_connection
         message.send()
     except Exception as error:
+        if email_connection is not None:
+            email_connection.close()  # a broken conversation is not reused
         _failed(reminder, error, mine)
         return "failed"
     mine.update(

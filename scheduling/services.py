@@ -267,7 +267,9 @@ def series_book(
 
 def _transition(appointment, *, allowed, to, user, action, done):
     """Move an appointment between statuses; `done` says what, for the refusal."""
-    changed = Appointment.objects.filter(pk=appointment.pk, status__in=allowed).update(status=to)
+    changed = Appointment.objects.filter(pk=appointment.pk, status__in=allowed).update(
+        status=to, updated_at=timezone.now()
+    )
     if not changed:
         current = Appointment.objects.get(pk=appointment.pk)
         raise SchedulingError(
@@ -336,7 +338,10 @@ def appointment_cancel(*, appointment, cancelled_by, user=None, now=None):
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     late = appointment.starts_at - now < LATE_CANCELLATION
     changed = Appointment.objects.filter(pk=appointment.pk, status__in=UPCOMING).update(
-        status=Appointment.Status.CANCELLED, cancelled_by=cancelled_by, late_cancellation=late
+        status=Appointment.Status.CANCELLED,
+        cancelled_by=cancelled_by,
+        late_cancellation=late,
+        updated_at=timezone.now(),
     )
     if not changed:
         raise SchedulingError("Only a booked or confirmed appointment can be cancelled.")
@@ -431,7 +436,7 @@ def appointment_complete(*, appointment: Appointment, aftercare: dict, completed
     if current.starts_at > now:
         raise SchedulingError("This visit has not begun yet; it cannot be completed.")
     completed = Appointment.objects.filter(pk=appointment.pk, status=Appointment.Status.CHECKED_IN).update(
-        status=Appointment.Status.COMPLETED
+        status=Appointment.Status.COMPLETED, updated_at=timezone.now()
     )
     if not completed:
         raise SchedulingError(

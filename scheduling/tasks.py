@@ -7,13 +7,22 @@ from scheduling import reminders
 
 @shared_task
 def dispatch_reminders():
-    """Beat, every minute: claim the due reminders and send each in its own task."""
-    claimed = reminders.claim_due()
-    for reminder_id in claimed:
-        send_reminder.delay(reminder_id)
-    return len(claimed)
+    """Beat, every minute: claim the due reminders a batch at a time until
+    none is left, and send each batch in its own task."""
+    claimed = 0
+    for batch in reminders.claim_batches():
+        send_reminders.delay(batch)
+        claimed += len(batch)
+    return claimed
+
+
+@shared_task
+def send_reminders(reminder_ids):
+    """A batch, over one SMTP connection."""
+    return reminders.send_batch(reminder_ids)
 
 
 @shared_task
 def send_reminder(reminder_id):
+    """One reminder (tasks queued before batches existed, and the tests)."""
     return reminders.send(reminder_id)

@@ -10,6 +10,8 @@ import time_machine
 from axes.models import AccessAttempt
 from django.contrib.auth.hashers import make_password
 from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -124,6 +126,42 @@ def test_it_ends_a_session_after_fifteen_idle_minutes(client, clock, receptionis
 
     clock.shift(datetime.timedelta(minutes=14))
     assert patients_page(client).status_code == 200
+
+    clock.shift(datetime.timedelta(minutes=16))
+    response = patients_page(client)
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def session_writes(queries):
+    return [
+        q["sql"]
+        for q in queries
+        if q["sql"].startswith(("UPDATE", "INSERT")) and "django_session" in q["sql"]
+    ]
+
+
+def test_requests_within_a_minute_write_the_session_at_most_once(client, clock, receptionist):
+    log_in(client, receptionist)
+    clock.shift(datetime.timedelta(seconds=30))
+
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(10):
+            assert patients_page(client).status_code == 200
+            clock.shift(datetime.timedelta(seconds=3))
+
+    assert len(session_writes(queries.captured_queries)) <= 1
+
+
+def test_a_session_used_every_fifty_seconds_stays_and_ends_sixteen_idle_minutes_later(
+    client, clock, receptionist
+):
+    log_in(client, receptionist)
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(30):  # 25 minutes, never a minute idle
+            clock.shift(datetime.timedelta(seconds=50))
+            assert patients_page(client).status_code == 200
+    assert 10 <= len(session_writes(queries.captured_queries)) <= 15  # renewed about every other request
 
     clock.shift(datetime.timedelta(minutes=16))
     response = patients_page(client)
@@ -270,7 +308,7 @@ def test_the_clinic_admin_resets_a_lost_authenticator(client, clock, therapist, 
 
 
 def test_every_page_carries_the_security_headers(client, receptionist):
-    log_in(client, receptionist)
+    login = log_in(client, receptionist)
     response = patients_page(client)
 
     policy = response["Content-Security-Policy"]
@@ -280,7 +318,7 @@ def test_every_page_carries_the_security_headers(client, receptionist):
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "same-origin"
     assert response["X-Content-Type-Options"] == "nosniff"
-    session_cookie = response.cookies["sessionid"]
+    session_cookie = login.cookies["sessionid"]  # set when the session is saved, not on every page
     assert session_cookie["httponly"]
     assert session_cookie["samesite"] == "Lax"
 

@@ -195,17 +195,19 @@ def test_it_answers_404_for_the_ics_of_no_appointment(client, receptionist):
 def test_it_serves_the_feed_to_a_calendar_app_without_a_login(client, therapist, other_therapist, patient):
     now = NOW.astimezone(datetime.UTC)
     inside = [
-        AppointmentFactory(therapist=therapist, patient=patient, starts_at=now - datetime.timedelta(days=29)),
+        AppointmentFactory(therapist=therapist, patient=patient, starts_at=now - datetime.timedelta(days=59)),
+        AppointmentFactory(therapist=therapist, patient=patient, starts_at=now - datetime.timedelta(days=30)),
         AppointmentFactory(therapist=therapist, patient=patient, starts_at=now + datetime.timedelta(days=1)),
         AppointmentFactory(
-            therapist=therapist, patient=patient, starts_at=now + datetime.timedelta(days=179)
+            therapist=therapist, patient=patient, starts_at=now + datetime.timedelta(days=364)
         ),
     ]
     cancelled = AppointmentFactory(
         therapist=therapist, patient=patient, starts_at=now + datetime.timedelta(days=2), status="cancelled"
     )
-    AppointmentFactory(therapist=therapist, starts_at=now - datetime.timedelta(days=31))
-    AppointmentFactory(therapist=therapist, starts_at=now + datetime.timedelta(days=181))
+    AppointmentFactory(therapist=therapist, starts_at=now - datetime.timedelta(days=90))
+    AppointmentFactory(therapist=therapist, starts_at=now - datetime.timedelta(days=61))
+    AppointmentFactory(therapist=therapist, starts_at=now + datetime.timedelta(days=367))
     AppointmentFactory(therapist=other_therapist, starts_at=now + datetime.timedelta(days=1))
     feed = services.calendar_feed_for(therapist=therapist)
 
@@ -213,11 +215,12 @@ def test_it_serves_the_feed_to_a_calendar_app_without_a_login(client, therapist,
 
     assert response.status_code == 200
     assert response["Content-Type"] == "text/calendar; charset=utf-8"
-    assert "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]  # never kept by a shared cache
+    assert "no-cache" in response["Cache-Control"]  # asked again every time
     events = {str(event["uid"]): event for event in parse(response.content).events}
     assert set(events) == {f"appointment-{a.pk}@clinic.example" for a in [*inside, cancelled]}
     assert str(events[f"appointment-{cancelled.pk}@clinic.example"]["status"]) == "CANCELLED"
-    upcoming = events[f"appointment-{inside[1].pk}@clinic.example"]
+    upcoming = events[f"appointment-{inside[2].pk}@clinic.example"]
     assert str(upcoming["status"]) == "CONFIRMED"
     assert str(upcoming["summary"]) == "Jane D.: Follow-up"
     text = response.content.decode().lower()
@@ -281,8 +284,64 @@ def test_it_serves_the_feed_in_the_same_number_of_queries_for_1_or_20_appointmen
         appointment.changes.create(action="rescheduled")
     twenty = feed_queries(client, feed)
 
-    assert one == twenty == 2
+    assert one == twenty == 3  # the feed, its version, its events
     assert len(parse(client.get(feed_path(feed)).content).events) == 20
+
+
+def conditional_get(client, feed, response):
+    return client.get(
+        feed_path(feed),
+        headers={"if-none-match": response["ETag"], "if-modified-since": response["Last-Modified"]},
+    )
+
+
+def test_it_answers_304_to_a_calendar_app_holding_the_current_feed(
+    client, therapist, patient, django_assert_max_num_queries
+):
+    AppointmentFactory(therapist=therapist, patient=patient, starts_at=at(MONDAY_AFTER_DST, 9))
+    feed = services.calendar_feed_for(therapist=therapist)
+    first = client.get(feed_path(feed))
+    assert first["ETag"]
+    assert first["Last-Modified"]
+
+    with django_assert_max_num_queries(2):  # no events read
+        again = conditional_get(client, feed, first)
+
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again["ETag"] == first["ETag"]
+    since = client.get(feed_path(feed), headers={"if-modified-since": first["Last-Modified"]})
+    assert since.status_code == 304
+
+
+def test_a_change_to_an_appointment_in_the_feed_changes_its_etag(
+    client, time_machine, book, receptionist, working_week
+):
+    appointment = book(at(MONDAY_AFTER_DST, 9))
+    feed = services.calendar_feed_for(therapist=working_week)
+    versions = [client.get(feed_path(feed))]
+
+    time_machine.shift(datetime.timedelta(minutes=5))
+    services.appointment_cancel(appointment=appointment, cancelled_by="clinic", user=receptionist)
+    versions.append(conditional_get(client, feed, versions[-1]))
+    time_machine.shift(datetime.timedelta(minutes=5))
+    book(at(MONDAY_AFTER_DST, 11))
+    versions.append(conditional_get(client, feed, versions[-1]))
+
+    assert [response.status_code for response in versions] == [200, 200, 200]
+    assert len({response["ETag"] for response in versions}) == 3
+    events = parse(versions[-1].content).events
+    assert sorted(str(event["status"]) for event in events) == ["CANCELLED", "CONFIRMED"]
+    assert conditional_get(client, feed, versions[-1]).status_code == 304
+
+
+def test_the_feed_changes_when_the_day_turns(client, time_machine, therapist):
+    feed = services.calendar_feed_for(therapist=therapist)
+    today = client.get(feed_path(feed))
+
+    time_machine.shift(datetime.timedelta(days=1))
+
+    assert conditional_get(client, feed, today).status_code == 200
 
 
 # The therapist's My calendar page.

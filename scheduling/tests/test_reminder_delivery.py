@@ -28,16 +28,20 @@ Kind, Status = Reminder.Kind, Reminder.Status
 
 
 class RecordingHandler:
-    """An SMTP server's DATA handler that keeps the Message-ID of every message."""
+    """An SMTP server's DATA handler that keeps the Message-ID of every
+    message, and the connection (session) each came over."""
 
     def __init__(self):
         self.message_ids = []
+        self.sessions = []
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
             self.message_ids.append(str(message["Message-ID"]))
+            if not any(seen is session for seen in self.sessions):
+                self.sessions.append(session)
         return "250 Message accepted for delivery"
 
     def distinct(self):
@@ -135,6 +139,44 @@ def test_it_delivers_500_reminders_through_a_worker_to_smtp_exactly_once(
     assert set(Reminder.objects.values_list("status", flat=True)) == {Status.SENT}
     assert not Reminder.objects.filter(sent_at=None).exists()
     assert reminders.claim_due() == []
+
+
+def test_it_delivers_450_reminders_in_batches_each_over_one_smtp_connection(
+    redis_url, start_celery_worker, smtp_server, settings
+):
+    controller, handler = smtp_server
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    worker = start_celery_worker(
+        broker_url=redis_url,
+        result_backend=redis_url,
+        extra_env={
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(controller.port),
+            "SITE_URL": settings.SITE_URL,
+        },
+    )
+    client = client_app(broker_url=redis_url, result_backend=redis_url)
+    rows = due_reminders(450)
+
+    # What the beat dispatcher does, with the worker's queue named.
+    batches = list(reminders.claim_batches())
+    for batch in batches:
+        client.send_task("scheduling.tasks.send_reminders", args=[batch], queue=worker.queue)
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if len(handler.distinct()) >= 450 and not Reminder.objects.exclude(status=Status.SENT).exists():
+            break
+        time.sleep(0.5)
+    else:
+        print(worker.output()[-5000:])
+
+    time.sleep(1)
+    assert [len(batch) for batch in batches] == [200, 200, 50]
+    assert len(handler.message_ids) == len(handler.distinct()) == 450
+    assert handler.distinct() == {f"<reminder-{r.pk}@127.0.0.1>" for r in rows}
+    assert len(handler.sessions) == 3
+    assert set(Reminder.objects.values_list("status", flat=True)) == {Status.SENT}
 
 
 def test_two_dispatchers_at_once_claim_each_row_once():

@@ -16,6 +16,8 @@ from django.conf import settings as django_settings
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from patients.models import Patient
@@ -556,6 +558,145 @@ def test_a_claimed_row_is_claimed_again_only_when_its_lease_ends(book, settings,
     assert reminders.send(confirmation.pk) == "sent"
     assert reminders.claim_due() == []
     assert len(mail.outbox) == 1
+
+
+# The dispatcher: batches until nothing is due, one connection per batch.
+
+
+class CountingBackend(LocmemBackend):
+    """The outside world's SMTP server, as Django's SMTP backend meets it: a
+    connection opened by open() stays open for every message until close();
+    without one, each send opens and closes its own. Messages to
+    `refused` addresses are refused."""
+
+    opened = 0
+    refused = set()
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.is_open = False
+
+    def open(self):
+        if self.is_open:
+            return False
+        self.is_open = True
+        CountingBackend.opened += 1
+        return True
+
+    def close(self):
+        self.is_open = False
+
+    def send_messages(self, messages):
+        new_connection = self.open()
+        try:
+            for message in messages:
+                if set(message.to) & CountingBackend.refused:
+                    raise smtplib.SMTPRecipientsRefused({message.to[0]: (550, b"Mailbox unavailable")})
+            return super().send_messages(messages)
+        finally:
+            if new_connection:
+                self.close()
+
+
+@pytest.fixture
+def counting_smtp(settings):
+    settings.EMAIL_BACKEND = f"{__name__}.CountingBackend"
+    CountingBackend.opened, CountingBackend.refused = 0, set()
+    return CountingBackend
+
+
+@pytest.fixture
+def eager_celery():
+    from clinic.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def due_confirmations(clinic, count):
+    """`count` booking confirmations due now, to as many patients."""
+    patients = PatientFactory.create_batch(count, email_consent=True)
+    first = at(WEDNESDAY, 8)
+    appointments = Appointment.objects.bulk_create(
+        Appointment(
+            patient=patient,
+            therapist=clinic["therapist"],
+            room=clinic["room"],
+            appointment_type=clinic["appointment_type"],
+            starts_at=first + datetime.timedelta(hours=n),
+            ends_at=first + datetime.timedelta(hours=n, minutes=45),
+        )
+        for n, patient in enumerate(patients)
+    )
+    return Reminder.objects.bulk_create(
+        Reminder(appointment=appointment, kind=Kind.BOOKING_CONFIRMATION, due_at=NOW, status=Status.PENDING)
+        for appointment in appointments
+    )
+
+
+def test_one_dispatcher_run_delivers_every_due_reminder_in_batches_of_200(
+    clinic, counting_smtp, eager_celery, django_assert_max_num_queries
+):
+    due = due_confirmations(clinic, 450)
+
+    # Claims are one statement a batch; each email then costs the same few
+    # queries (its row, what it says, its outcome), whatever the backlog.
+    with django_assert_max_num_queries(450 * 10 + 3 * 3 + 3):
+        assert tasks.dispatch_reminders() == 450
+
+    assert len(mail.outbox) == 450
+    assert {m.extra_headers["Message-ID"] for m in mail.outbox} == {reminders.message_id(r) for r in due}
+    assert set(Reminder.objects.values_list("status", flat=True)) == {Status.SENT}
+    assert counting_smtp.opened == 3  # 200 + 200 + 50, one connection each
+    assert tasks.dispatch_reminders() == 0
+
+
+def test_the_dispatcher_claims_a_batch_in_one_statement(clinic):
+    due = due_confirmations(clinic, 30)
+
+    with CaptureQueriesContext(connection) as queries:
+        claimed = reminders.claim_due(limit=20)
+
+    statements = [q["sql"] for q in queries.captured_queries if "scheduling_reminder" in q["sql"]]
+    assert len(statements) == 1
+    assert statements[0].startswith("UPDATE")
+    assert claimed == sorted(r.pk for r in due[:20])  # the first due, by due time and id
+    assert Reminder.objects.filter(status=Status.SENDING).count() == 20
+    assert reminders.claim_due(limit=20) == sorted(r.pk for r in due[20:])
+
+
+def test_a_refused_message_in_the_middle_of_a_batch_retries_only_that_row(
+    clinic, counting_smtp, time_machine
+):
+    due = due_confirmations(clinic, 5)
+    refused = due[2]
+    counting_smtp.refused = {refused.appointment.patient.email}
+
+    outcome = reminders.send_batch(reminders.claim_due())
+
+    assert outcome == {r.pk: "failed" if r == refused else "sent" for r in due}
+    assert len(mail.outbox) == 4
+    assert counting_smtp.opened == 2  # opened again after the refusal
+    refused.refresh_from_db()
+    assert (refused.status, refused.attempts, refused.sent_at) == (Status.PENDING, 1, None)
+    assert refused.due_at == NOW + datetime.timedelta(minutes=1)
+    assert "SMTPRecipientsRefused" in refused.last_error
+    assert Reminder.objects.filter(status=Status.SENT).count() == 4
+
+    counting_smtp.refused = set()
+    travel(time_machine, NOW + datetime.timedelta(minutes=1))
+    assert reminders.send_batch(reminders.claim_due()) == {refused.pk: "sent"}
+    assert len(mail.outbox) == 5
+
+
+def test_a_batch_sends_nothing_twice(clinic, counting_smtp):
+    due = due_confirmations(clinic, 3)
+    claimed = reminders.claim_due()
+
+    assert reminders.send_batch(claimed) == {r.pk: "sent" for r in due}
+    assert reminders.send_batch(claimed) == {r.pk: "not claimed" for r in due}  # a duplicate delivery
+    assert len(mail.outbox) == 3
 
 
 # Failures.

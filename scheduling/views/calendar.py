@@ -1,12 +1,12 @@
-import datetime
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
+from django.utils.cache import get_conditional_response
+from django.utils.http import http_date
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods, require_safe
 
 from clinic import roles
@@ -14,8 +14,6 @@ from clinic.ratelimit import rate_limited
 from scheduling import calendar, services
 from scheduling.models import Appointment, CalendarFeed
 
-FEED_PAST = datetime.timedelta(days=30)
-FEED_AHEAD = datetime.timedelta(days=180)
 FEED_REFRESH_HOURS = 1
 
 
@@ -41,27 +39,34 @@ def appointment_ics(request, pk):
 
 @login_not_required
 @rate_limited("calendar-feed")
-@never_cache
+# Kept by the calendar app only (private), and asked again each time
+# (no-cache): a feed that has not changed answers 304 without its events.
+@cache_control(private=True, no_cache=True, max_age=0)
 @require_safe
 def calendar_feed(request, token):
     """Anyone holding the feed's secret address (the therapist's calendar
-    app): the therapist's appointments from 30 days ago to 180 days ahead.
+    app): the therapist's appointments from 60 days ago to a year ahead,
+    with an ETag and Last-Modified, so an unchanged feed costs a 304.
     An unknown or revoked token, or a therapist who left, gets 404."""
     feed = get_object_or_404(CalendarFeed, token=token, revoked_at__isnull=True, therapist__is_active=True)
-    now = timezone.now()
-    appointments = calendar.with_sequence(
-        Appointment.objects.for_therapist(feed.therapist_id)
-        .filter(starts_at__gte=now - FEED_PAST, starts_at__lt=now + FEED_AHEAD)
-        .select_related("patient", "room", "appointment_type")
-    )
-    return ics_response(
-        calendar.calendar_for(
-            appointments,
-            f"{settings.CLINIC_NAME}: my appointments",
-            for_therapist=True,
-            refresh_hours=FEED_REFRESH_HOURS,
+    window = calendar.FeedWindow(timezone.localdate())
+    etag, last_modified = window.version(feed.therapist_id)
+    response = get_conditional_response(request, etag=etag, last_modified=last_modified)
+    if response is None:
+        appointments = calendar.with_sequence(
+            window.appointments(feed.therapist_id).select_related("patient", "room", "appointment_type")
         )
-    )
+        response = ics_response(
+            calendar.calendar_for(
+                appointments,
+                f"{settings.CLINIC_NAME}: my appointments",
+                for_therapist=True,
+                refresh_hours=FEED_REFRESH_HOURS,
+            )
+        )
+    response["ETag"] = etag
+    response["Last-Modified"] = http_date(last_modified)
+    return response
 
 
 @require_http_methods(["GET", "POST"])
