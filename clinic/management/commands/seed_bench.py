@@ -487,7 +487,7 @@ class Command(BaseCommand):
             """
             INSERT INTO scheduling_appointment (
                 patient_id, therapist_id, room_id, appointment_type_id, starts_at, ends_at, status,
-                cancelled_by, late_cancellation, created_at)
+                cancelled_by, late_cancellation, created_at, updated_at)
             SELECT p.id, t.user_id, t.room_id,
                 CASE WHEN v.visit = 0 THEN %(first)s
                      WHEN v.visit BETWEEN 1 AND 4 + p.no %% 3 THEN %(needling)s
@@ -499,7 +499,10 @@ class Command(BaseCommand):
                      ELSE 'completed' END,
                 CASE WHEN h.x < 5 THEN 'patient' WHEN h.x < 8 THEN 'clinic' ELSE '' END,
                 h.x < 2,
-                v.starts_at - make_interval(days => 3 + h.x %% 20)
+                v.starts_at - make_interval(days => 3 + h.x %% 20),
+                -- last touched when the visit was checked off, or when it was booked
+                CASE WHEN v.starts_at < %(now)s THEN v.starts_at + interval '1 hour'
+                     ELSE v.starts_at - make_interval(days => 3 + h.x %% 20) END
             FROM bench_visit v
             JOIN bench_therapist t ON t.idx = v.t
             JOIN bench_patient p ON p.no = v.local_patient * %(therapists)s + v.t + 1
