@@ -13,6 +13,7 @@ from patients.tests.factories import PatientFactory
 from scheduling.availability import free_slots, local, problems_for
 from scheduling.models import Appointment
 from scheduling.tests.factories import AppointmentTypeFactory, RoomFactory, WorkingHoursFactory
+from scheduling.views.booking import free_rooms
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db]
 
@@ -89,6 +90,18 @@ def test_the_free_slots_of_a_day_use_the_range_indexes(history):
 
     plans = plans_of_appointment_queries(
         lambda: free_slots(therapist=therapist, day=MONDAY, minutes=45, room=room, patient=patient)
+    )
+
+    for plan in plans:
+        assert "Seq Scan on scheduling_appointment" not in plan, plan
+        assert "appointment_no_double_booking" in plan, plan
+
+
+def test_the_free_rooms_of_a_time_use_the_range_indexes(history):
+    starts_at = local(MONDAY, datetime.time(10))
+
+    plans = plans_of_appointment_queries(
+        lambda: list(free_rooms(starts_at, starts_at + datetime.timedelta(minutes=45)))
     )
 
     for plan in plans:
