@@ -46,11 +46,16 @@ def no_store(get_response):
     """No page of the clinic is kept by a browser or a proxy: staff pages show
     patients' records, patient links their appointments, and the back button
     or a shared computer must not bring them back. Static files never reach
-    this middleware: whitenoise, before it, answers them with its long cache."""
+    this middleware: whitenoise, before it, answers them with its long cache.
+    A view that says how its answer may be kept is followed, privately: the
+    calendar feed is kept by the therapist's calendar app and revalidated."""
 
     def middleware(request):
         response = get_response(request)
-        patch_cache_control(response, no_store=True, private=True)
+        if response.has_header("Cache-Control"):
+            patch_cache_control(response, private=True)
+        else:
+            patch_cache_control(response, no_store=True, private=True)
         return response
 
     return middleware
