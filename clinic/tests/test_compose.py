@@ -43,6 +43,8 @@ WSGI_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 SETUP_DJANGO = (
     "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','clinic.settings'); django.setup()"
 )
+# The variables the compose file has no default for.
+KEYS = {"SECRET_KEY": "x" * 50, "AUDIT_KEY": "y" * 32}
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}, and $$.
 INTERPOLATION = re.compile(r"\$\$|\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 
@@ -284,17 +286,19 @@ def test_it_gives_the_app_only_variables_the_settings_read():
     assert not unknown, f"db sets variables postgres does not read: {sorted(unknown)}"
 
 
-def test_it_requires_a_secret_key_and_runs_production():
-    env = resolved_environment(services()["web"], {"SECRET_KEY": "x" * 50})
+def test_it_requires_a_secret_key_and_an_audit_key_and_runs_production():
+    env = resolved_environment(services()["web"], KEYS)
     assert env["DJANGO_ENV"] == "production"
     assert env.get("DEBUG", "False") == "False"
     with pytest.raises(ValueError, match="SECRET_KEY is required"):
-        resolved_environment(services()["web"])
+        resolved_environment(services()["web"], {"AUDIT_KEY": KEYS["AUDIT_KEY"]})
+    with pytest.raises(ValueError, match="AUDIT_KEY is required"):
+        resolved_environment(services()["web"], {"SECRET_KEY": KEYS["SECRET_KEY"]})
 
 
 def test_it_points_the_app_at_the_compose_services():
     found = services()
-    env = resolved_environment(found["web"], {"SECRET_KEY": "x" * 50})
+    env = resolved_environment(found["web"], KEYS)
     database = urlsplit(env["DATABASE_URL"])
     db_env = resolved_environment(found["db"])
     assert database.scheme in ("postgres", "postgresql")
@@ -306,7 +310,7 @@ def test_it_points_the_app_at_the_compose_services():
     assert env["EMAIL_HOST"] == "mailpit"
     assert env["EMAIL_PORT"] == "1025"
     # The same password when it is given.
-    given = {"SECRET_KEY": "x" * 50, "POSTGRES_PASSWORD": "s3cret"}
+    given = {**KEYS, "POSTGRES_PASSWORD": "s3cret"}
     assert urlsplit(resolved_environment(found["web"], given)["DATABASE_URL"]).password == "s3cret"
     assert resolved_environment(found["db"], given)["POSTGRES_PASSWORD"] == "s3cret"
 
@@ -314,10 +318,10 @@ def test_it_points_the_app_at_the_compose_services():
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_it_imports_production_settings_with_the_compose_defaults(name):
     """What each app container would run at start-up, with the compose file's
-    defaults and a random secret key, in a process of its own."""
+    defaults and random secret and audit keys, in a process of its own."""
     if name not in services():
         pytest.skip(f"no {name} service")
-    variables = {"SECRET_KEY": secrets.token_urlsafe(50)}
+    variables = {"SECRET_KEY": secrets.token_urlsafe(50), "AUDIT_KEY": secrets.token_urlsafe(32)}
     compose_env = resolved_environment(services()[name], variables)
     # Nothing from this machine's environment that the settings would read.
     read = settings_variables()
