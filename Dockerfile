@@ -33,6 +33,7 @@ COPY . .
 # without DATABASE_URL, REDIS_URL and EMAIL_HOST.
 RUN DJANGO_ENV=production \
     SECRET_KEY=build-only-dummy-key-not-used-at-run-time-0123456789abcdefghijklmnop \
+    AUDIT_KEY=build-only-dummy-audit-key-not-used-at-run-time-0123456789 \
     ALLOWED_HOSTS=build \
     VAR_DIR=/tmp/build-var \
     python manage.py collectstatic --noinput \

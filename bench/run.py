@@ -90,6 +90,7 @@ def server_env(url, opts, port, static_root):
         DJANGO_ENV="production",
         DEBUG="False",
         SECRET_KEY=secrets.token_urlsafe(50),
+        AUDIT_KEY=secrets.token_urlsafe(32),
         ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
         CSRF_TRUSTED_ORIGINS=f"http://127.0.0.1:{port}",
         SECURE_SSL_REDIRECT="False",

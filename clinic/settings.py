@@ -7,6 +7,7 @@ DJANGO_ENV=production and is refused if it is not configured safely.
 
 import datetime
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -72,6 +73,20 @@ if PRODUCTION:
         )
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("ALLOWED_HOSTS must name the clinic's host when DJANGO_ENV=production")
+
+# The access log's seals (patients.audit) are HMACs with a key of their own,
+# AUDIT_KEY (or AUDIT_KEY_FILE), never the SECRET_KEY: whoever can change the
+# database without holding it cannot re-seal a changed row. AUDIT_OLD_KEYS
+# (comma-separated) keeps the log sealed before a key rotation verifiable.
+INSECURE_AUDIT_KEY = "insecure-embedded-clinic-audit-key-for-development-only"
+AUDIT_KEY = env("AUDIT_KEY", "") or ("" if PRODUCTION else INSECURE_AUDIT_KEY)
+AUDIT_OLD_KEYS = [key for key in re.split(r"[\s,]+", env("AUDIT_OLD_KEYS", "")) if key]
+if PRODUCTION and (AUDIT_KEY == INSECURE_AUDIT_KEY or len(AUDIT_KEY) < 32 or len(set(AUDIT_KEY)) < 5):
+    raise ImproperlyConfigured(
+        "AUDIT_KEY must be set to at least 32 random characters when DJANGO_ENV=production"
+    )
+if SECRET_KEY in (AUDIT_KEY, *AUDIT_OLD_KEYS):
+    raise ImproperlyConfigured("AUDIT_KEY must be a key of its own, not the SECRET_KEY")
 
 INSTALLED_APPS = [
     "clinic",
@@ -309,6 +324,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "worker-heartbeat": {
         "task": "clinic.tasks.record_heartbeat",
+        "schedule": crontab(),  # every minute
+    },
+    "seal-audit-log": {
+        "task": "patients.tasks.seal_audit_log",
         "schedule": crontab(),  # every minute
     },
 }

@@ -10,6 +10,7 @@ from patients import audit
 from patients.models import (
     RED_FLAG_CATEGORIES,
     Assessment,
+    AuditCheckpoint,
     AuditEvent,
     Consent,
     ConsentText,
@@ -226,3 +227,18 @@ class AuditEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "accessed_at"
     list_select_related = ["user", "patient"]
     actions = None
+
+
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(ReadOnlyAdmin):
+    """The sealer's signed checkpoints of the access log; each line is also
+    in the log stream, for `manage.py verify_audit_log --checkpoint`."""
+
+    list_display = ["created_at", "row_count", "head_id", "key_id"]
+    fields = readonly_fields = ["created_at", "row_count", "head_id", "head_seal", "key_id", "line"]
+    date_hierarchy = "created_at"
+    actions = None
+
+    @admin.display(description="checkpoint line")
+    def line(self, checkpoint):
+        return checkpoint.line()

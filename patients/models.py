@@ -1,4 +1,5 @@
 import datetime
+import json
 import re
 
 import phonenumbers
@@ -421,15 +422,29 @@ class Assessment(models.Model):
         return [getattr(self, section) for section, _ in ODI_SECTIONS]
 
 
-class AuditQuerySet(models.QuerySet):
+class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise AuditLogIsAppendOnly
 
     def delete(self):
         raise AuditLogIsAppendOnly
 
+
+class AuditQuerySet(AppendOnlyQuerySet):
     def reads(self):
         return self.filter(action=AuditEvent.Action.READ)
+
+    def sealed(self):
+        return self.filter(hash__isnull=False)
+
+    def unsealed(self):
+        return self.filter(hash__isnull=True)
+
+    def set_seal(self, event):
+        """The one change a row ever sees: the sealer (patients.audit) sets
+        the seal of an unsealed row. Returns how many rows changed (0 or 1)."""
+        fields = {name: getattr(event, name) for name in AuditEvent.SEAL_FIELDS}
+        return models.QuerySet.update(self.filter(pk=event.pk, hash__isnull=True), **fields)
 
 
 class AuditLogIsAppendOnly(Exception):
@@ -440,9 +455,10 @@ class AuditLogIsAppendOnly(Exception):
 class AuditEvent(models.Model):
     """The access log: every read and write of a patient's records, every
     refused attempt, every login and role change. Rows are only ever added
-    (patients.audit.record), each sealed with a hash of its content and of the
-    row before it, so that `manage.py verify_audit_log` detects any row changed
-    or removed outside the application."""
+    (patients.audit.record) and then sealed, in order, by the sealer: each
+    seal is an HMAC of the row's content and of the seal before it, so that
+    `manage.py verify_audit_log` detects any row changed or removed outside
+    the application. A row with no hash yet waits for the sealer."""
 
     class Action(models.TextChoices):
         READ = "read", "Read"
@@ -454,6 +470,9 @@ class AuditEvent(models.Model):
         LOGOUT = "logout", "Logged out"
         ROLE_CHANGE = "role_change", "Role changed"
 
+    # What the sealer sets, once; every other field is fixed when the row is written.
+    SEAL_FIELDS = ("position", "previous_hash", "key_id", "hash")
+
     accessed_at = models.DateTimeField("when (UTC)", default=timezone.now, db_index=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -464,8 +483,12 @@ class AuditEvent(models.Model):
     record = models.CharField(max_length=200, blank=True, help_text="What, e.g. 'screening 12'.")
     allowed = models.BooleanField(default=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
-    previous_hash = models.CharField(max_length=64, editable=False)
-    hash = models.CharField(max_length=64, unique=True, editable=False)
+    position = models.PositiveBigIntegerField(
+        "place in the chain", null=True, blank=True, unique=True, editable=False
+    )
+    previous_hash = models.CharField(max_length=64, blank=True, editable=False)
+    key_id = models.CharField("sealing key", max_length=16, blank=True, editable=False)
+    hash = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
 
     objects = AuditQuerySet.as_manager()
 
@@ -473,6 +496,10 @@ class AuditEvent(models.Model):
         ordering = ["-id"]
         verbose_name = "access log entry"
         verbose_name_plural = "access log"
+        indexes = [
+            # The sealer's queue: the rows not sealed yet, oldest first.
+            models.Index(fields=["id"], condition=Q(hash__isnull=True), name="auditevent_unsealed"),
+        ]
 
     def __str__(self):
         who = self.username or "system"
@@ -487,16 +514,69 @@ class AuditEvent(models.Model):
         raise AuditLogIsAppendOnly
 
     def content(self):
-        """What the hash seals, in a fixed order."""
+        """What the seal covers, in a fixed order: the row's id and place in
+        the chain, the seal before it, the key and every field. JSON, so that
+        no text can move from one field into the next."""
         fields = [
+            self.pk,
+            self.position,
             self.previous_hash,
+            self.key_id,
             self.accessed_at.astimezone(datetime.UTC).isoformat(),
-            self.user_id or "",
+            self.user_id,
             self.username,
             self.action,
-            self.patient_id or "",
+            self.patient_id,
             self.record,
-            int(self.allowed),
-            self.ip_address or "",
+            self.allowed,
+            self.ip_address,
         ]
-        return "|".join(str(value) for value in fields)
+        return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
+
+
+class AuditCheckpoint(models.Model):
+    """A signed note, written by the sealer after each run, of how many rows
+    the chain holds and which seal ends it. Rows removed from the end of the
+    log leave a chain that is intact but shorter than its newest checkpoint;
+    each checkpoint also goes to the log stream (`checkpoint.line()`), out of
+    reach of whoever can change the database, to be given to
+    `verify_audit_log --checkpoint`."""
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    row_count = models.PositiveBigIntegerField("sealed rows", editable=False)
+    head_id = models.PositiveBigIntegerField("last sealed row", editable=False)
+    head_seal = models.CharField(max_length=64, editable=False)
+    key_id = models.CharField("signing key", max_length=16, editable=False)
+    signature = models.CharField(max_length=64, editable=False)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "access log checkpoint"
+
+    def __str__(self):
+        return f"{self.row_count} sealed rows up to row {self.head_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AuditLogIsAppendOnly
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditLogIsAppendOnly
+
+    def fields(self):
+        """What the signature covers, as the log line writes it."""
+        return {
+            "count": str(self.row_count),
+            "head": str(self.head_id),
+            "seal": self.head_seal,
+            "at": self.created_at.astimezone(datetime.UTC).isoformat(),
+            "key": self.key_id,
+        }
+
+    def line(self):
+        """The checkpoint as one line of the log stream, to be copied as it is."""
+        fields = " ".join(f"{name}={value}" for name, value in self.fields().items())
+        return f"audit checkpoint {fields} sig={self.signature}"

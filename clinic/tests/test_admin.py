@@ -22,6 +22,7 @@ from patients.tests.factories import (
     PatientFactory,
     ScreeningFactory,
     ScreeningItemFactory,
+    audit_checkpoint,
     audit_event,
     screening_with_answers,
 )
@@ -67,6 +68,7 @@ ROWS = {
     "patients.Consent": lambda i: ConsentFactory(),
     "patients.Assessment": lambda i: AssessmentFactory(),
     "patients.AuditEvent": lambda i: audit_event(),
+    "patients.AuditCheckpoint": lambda i: audit_checkpoint(),
     "scheduling.Room": lambda i: RoomFactory(),
     "scheduling.AppointmentType": lambda i: AppointmentTypeFactory(name=f"Long visit {i}"),
     "scheduling.WorkingHours": lambda i: WorkingHoursFactory(),
@@ -95,6 +97,7 @@ CLINICAL_RECORDS = [
     "patients.Consent",
     "patients.Assessment",
     "patients.AuditEvent",
+    "patients.AuditCheckpoint",
     "treatments.TreatmentPlan",
     "treatments.SessionChart",
     "treatments.AdverseEvent",

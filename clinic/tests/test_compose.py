@@ -46,6 +46,8 @@ WSGI_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 SETUP_DJANGO = (
     "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','clinic.settings'); django.setup()"
 )
+# The variables the compose file has no default for.
+KEYS = {"SECRET_KEY": "x" * 50, "AUDIT_KEY": "y" * 32}
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}, and $$.
 INTERPOLATION = re.compile(r"\$\$|\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 
@@ -310,7 +312,7 @@ def test_it_gives_the_backup_only_variables_its_scripts_read():
 
 def test_it_backs_up_the_database_the_app_uses():
     found = services()
-    given = {"SECRET_KEY": "x" * 50, "POSTGRES_PASSWORD": "s3cret"}
+    given = {**KEYS, "POSTGRES_PASSWORD": "s3cret"}
     backup = resolved_environment(found["backup"], given)
     database = urlsplit(resolved_environment(found["web"], given)["DATABASE_URL"])
     assert backup["PGHOST"] == database.hostname
@@ -336,17 +338,19 @@ def test_it_gives_the_app_only_variables_the_settings_read():
     assert not unknown, f"db sets variables postgres does not read: {sorted(unknown)}"
 
 
-def test_it_requires_a_secret_key_and_runs_production():
-    env = resolved_environment(services()["web"], {"SECRET_KEY": "x" * 50})
+def test_it_requires_a_secret_key_and_an_audit_key_and_runs_production():
+    env = resolved_environment(services()["web"], KEYS)
     assert env["DJANGO_ENV"] == "production"
     assert env.get("DEBUG", "False") == "False"
     with pytest.raises(ValueError, match="SECRET_KEY is required"):
-        resolved_environment(services()["web"])
+        resolved_environment(services()["web"], {"AUDIT_KEY": KEYS["AUDIT_KEY"]})
+    with pytest.raises(ValueError, match="AUDIT_KEY is required"):
+        resolved_environment(services()["web"], {"SECRET_KEY": KEYS["SECRET_KEY"]})
 
 
 def test_it_points_the_app_at_the_compose_services():
     found = services()
-    env = resolved_environment(found["web"], {"SECRET_KEY": "x" * 50})
+    env = resolved_environment(found["web"], KEYS)
     database = urlsplit(env["DATABASE_URL"])
     db_env = resolved_environment(found["db"])
     assert database.scheme in ("postgres", "postgresql")
@@ -358,7 +362,7 @@ def test_it_points_the_app_at_the_compose_services():
     assert env["EMAIL_HOST"] == "mailpit"
     assert env["EMAIL_PORT"] == "1025"
     # The same password when it is given.
-    given = {"SECRET_KEY": "x" * 50, "POSTGRES_PASSWORD": "s3cret"}
+    given = {**KEYS, "POSTGRES_PASSWORD": "s3cret"}
     assert urlsplit(resolved_environment(found["web"], given)["DATABASE_URL"]).password == "s3cret"
     assert resolved_environment(found["db"], given)["POSTGRES_PASSWORD"] == "s3cret"
 
@@ -367,7 +371,7 @@ def test_it_shares_the_rate_limit_cache_in_its_own_redis_database():
     """The web processes count patient-link requests in one Redis (the
     production system check clinic.E001 refuses a per-process cache), in a
     database of its own beside the broker's."""
-    env = resolved_environment(services()["web"], {"SECRET_KEY": "x" * 50})
+    env = resolved_environment(services()["web"], KEYS)
     cache, broker = urlsplit(env["CACHE_URL"]), urlsplit(env["REDIS_URL"])
     assert cache.hostname == "redis"
     assert (cache.hostname, cache.port) == (broker.hostname, broker.port)
@@ -375,9 +379,9 @@ def test_it_shares_the_rate_limit_cache_in_its_own_redis_database():
 
 
 def compose_child_env(name):
-    """A service's environment with the compose file's defaults and a random
-    secret key, and nothing of this machine's that the settings would read."""
-    variables = {"SECRET_KEY": secrets.token_urlsafe(50)}
+    """A service's environment with the compose file's defaults and random
+    secret and audit keys, and nothing of this machine's that the settings would read."""
+    variables = {"SECRET_KEY": secrets.token_urlsafe(50), "AUDIT_KEY": secrets.token_urlsafe(32)}
     compose_env = resolved_environment(services()[name], variables)
     read = settings_variables()
     child_env = {

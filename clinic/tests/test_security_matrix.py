@@ -46,6 +46,7 @@ from clinic.tests import factories
 from clinic.tests.factories import WorkerHeartbeatFactory
 from clinic.tests.matrix import LOGIN
 from clinic.tests.test_access import concrete_path, url_patterns
+from patients import audit
 from patients.models import AuditEvent, Consent, Screening
 from patients.tests.factories import AssessmentFactory, screening_with_answers
 from scheduling import services as scheduling_services
@@ -194,6 +195,7 @@ def build_world():
     EmailWordingFactory()
     ClinicClosureFactory()
     WorkerHeartbeatFactory()
+    audit.seal_pending()  # the access log so far, sealed, and its checkpoint
     attempt = {
         "username": "sec-theo",
         "ip_address": "192.0.2.1",
@@ -453,6 +455,7 @@ ADMIN_RIGHTS = {
     "patients.consent": {"view"},
     "patients.assessment": {"view"},
     "patients.auditevent": {"view"},
+    "patients.auditcheckpoint": {"view"},
     "treatments.muscle": {"view", "add", "change"},
     "treatments.aftercareitem": {"view", "add", "change"},
     "treatments.treatmentplan": {"view"},

@@ -82,6 +82,7 @@ def production_env(base_env, tmp_path):
         **base_env,
         "DJANGO_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(50),
+        "AUDIT_KEY": secrets.token_urlsafe(32),
         "ALLOWED_HOSTS": "clinic.example",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'production.sqlite3'}",
         # The check needs no Redis running, only the shared cache named.
