@@ -514,6 +514,7 @@ def production_env(tmp_path):
         "AUDIT_KEY": secrets.token_urlsafe(32),
         "ALLOWED_HOSTS": "clinic.example",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'production.sqlite3'}",
+        "CACHE_URL": "redis://127.0.0.1:6379/1",
     }
 
 
