@@ -208,7 +208,7 @@ def plan_detail(request, pk):
             "program": [
                 (ProgramComponent(item["component"]).label, item.get("notes", "")) for item in plan.program
             ],
-            "charts": plan.charts.select_related("appointment")
+            "charts": plan.charts.select_related("appointment__checkin")
             .annotate(amendment_count=Count("amendments"))
             .order_by("session_number"),
             "sessions_remaining": max(plan.planned_sessions - result.sessions_done, 0),
