@@ -190,6 +190,13 @@ class ScreeningItem(models.Model):
     )
     position = models.PositiveSmallIntegerField(default=100)
     is_active = models.BooleanField(default=True)
+    asked_after_visit = models.BooleanField(
+        "asked in the check-in after a visit",
+        default=False,
+        help_text="Asked again in the patient's check-in after each visit: only a red flag that is a "
+        "symptom the patient can report since the visit (bladder or bowel change, saddle numbness, new leg "
+        "weakness), never history (a past cancer, an earlier trauma).",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -203,9 +210,11 @@ class ScreeningItem(models.Model):
         return self.category in RED_FLAG_CATEGORIES
 
     def clean(self):
-        if self.pk is None:
-            return
-        before = ScreeningItem.objects.filter(pk=self.pk).values("category", "is_active").first()
+        before = (
+            ScreeningItem.objects.filter(pk=self.pk).values("category", "is_active").first()
+            if self.pk is not None
+            else None
+        )
         if before and before["category"] in RED_FLAG_CATEGORIES:
             if self.category != before["category"]:
                 raise ValidationError(
@@ -213,6 +222,10 @@ class ScreeningItem(models.Model):
                 )
             if not self.is_active:
                 raise ValidationError({"is_active": "A red flag cannot be switched off."})
+        if self.asked_after_visit and not self.is_red_flag:
+            raise ValidationError(
+                {"asked_after_visit": "Only a red flag is asked in the check-in after a visit."}
+            )
 
 
 class ScreeningQuerySet(models.QuerySet):
