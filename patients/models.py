@@ -98,6 +98,11 @@ class PatientQuerySet(models.QuerySet):
         return self.annotate(**gate.annotations())
 
 
+EMAIL_CONSENT_NEEDS_EMAIL = (
+    "An email address is needed for email reminders: enter the patient's email, or untick the consent."
+)
+
+
 class Patient(models.Model):
     class Sex(models.TextChoices):
         FEMALE = "female", "Female"
@@ -143,6 +148,13 @@ class Patient(models.Model):
             models.Index(fields=["phone"], name="patient_phone_idx"),
             models.Index(F("created_at").desc(), F("id").desc(), name="patient_newest_idx"),
         ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(email_consent=False) | ~Q(email=""),
+                name="patient_email_consent_needs_email",
+                violation_error_message=EMAIL_CONSENT_NEEDS_EMAIL,
+            )
+        ]
 
     def __str__(self):
         return self.full_name
@@ -159,10 +171,16 @@ class Patient(models.Model):
         return self.archived_at is not None
 
     def clean(self):
+        errors = {}
         if self.date_of_birth and self.date_of_birth > timezone.localdate():
-            raise ValidationError({"date_of_birth": "The date of birth cannot be in the future."})
+            errors["date_of_birth"] = "The date of birth cannot be in the future."
         if self.date_of_birth and self.date_of_birth < datetime.date(1900, 1, 1):
-            raise ValidationError({"date_of_birth": "Check the year of birth: it is before 1900."})
+            errors["date_of_birth"] = "Check the year of birth: it is before 1900."
+        # Also a constraint of the database; here the message goes to the box.
+        if self.email_consent and not self.email:
+            errors["email_consent"] = EMAIL_CONSENT_NEEDS_EMAIL
+        if errors:
+            raise ValidationError(errors)
 
 
 class ScreeningCategory(models.TextChoices):
