@@ -494,6 +494,7 @@ def outcomes_panel(period, *, therapist=None, therapist_rows=None):
         for group in groups
         for figure in outcome_aggregates()
     }
+    # distinct(): each plan's measures are computed once (see outcome_aggregates).
     found = completed.distinct().aggregate(
         **{
             aliases[group, figure]: aggregate

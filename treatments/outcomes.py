@@ -56,14 +56,20 @@ PAIN_SCORES = range(11)
 
 
 def reaches_pain_mic(start: int, end: int) -> bool:
+    """The rule, as the clinic states it: 2 points or 30% of the start."""
     improvement = start - end
     return improvement >= PAIN_MIC_POINTS or (start > 0 and Decimal(improvement) / start >= PAIN_MIC_SHARE)
 
 
 # The same rule for the database: the (start, end) pairs of the 0-10 scale
-# that reach it, as start * 11 + end. One lookup reads each score once, which
-# keeps the subqueries behind them from being written (and run) again.
-PAIN_MIC_PAIRS = [s * 11 + e for s in PAIN_SCORES for e in PAIN_SCORES if reaches_pain_mic(s, e)]
+# that reach it, each as start * 11 + end. One lookup reads each score once,
+# which keeps the subqueries behind them from being written (and run) again.
+PAIN_MIC_PAIRS = [
+    start * len(PAIN_SCORES) + end
+    for start in PAIN_SCORES
+    for end in PAIN_SCORES
+    if reaches_pain_mic(start, end)
+]
 
 
 def pain_mic(start, end) -> Q:
@@ -238,7 +244,9 @@ def outcome_aggregates(where=None):
     """What reports count and average over `with_measures` plans (optionally
     only those matching `where`), for `QuerySet.aggregate()`: written over the
     measures themselves, so that the database runs each plan's subqueries once
-    and judges the changes over their results."""
+    (in an inner query) and judges the changes over their results. Aggregate
+    a distinct() queryset: PostgreSQL and SQLite would otherwise fold the inner
+    query into the aggregates and run the subqueries again for each."""
     where = where or Q()
     leg_mic = pain_mic(F("leg_start"), F("leg_end"))
     odi_reached = odi_mic(F("odi_start"), F("odi_end"))
@@ -304,7 +312,8 @@ class Outcomes:
 
 
 def _measured(source, at, session=None):
-    day = f"{timezone.localtime(at):%a} {timezone.localtime(at).day} {timezone.localtime(at):%b}"
+    local = timezone.localtime(at)
+    day = f"{local:%a} {local.day} {local:%b}"
     return {
         ASSESSMENT: f"assessment, {day}",
         REASSESSMENT: f"re-assessment, {day}",
