@@ -139,10 +139,11 @@ def register_patients(rng, now):
                 last_name=last,
                 date_of_birth=born_from + datetime.timedelta(days=rng.randint(0, born_span)),
                 sex=sex,
-                email=email_address(rng, first, last) if rng.random() < 0.88 else "",
+                email=(email := email_address(rng, first, last) if rng.random() < 0.88 else ""),
                 phone=phone,
                 city=rng.choice(CITIES),
-                email_consent=rng.random() < 0.7,
+                # Consent to email reminders needs an address (the draws stay as they were).
+                email_consent=rng.random() < 0.7 and bool(email),
                 created_at=created_at,
                 archived_at=created_at + datetime.timedelta(days=rng.randint(30, 900)) if archived else None,
             )

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import (
-    Avg,
     Case,
     CharField,
     Count,
@@ -37,7 +36,7 @@ from patients.models import Patient, Screening
 from scheduling.availability import capacity, local
 from scheduling.models import Appointment, Reminder, Room
 from treatments.models import AdverseEvent, AftercareCheckIn, SessionChart, TreatmentPlan
-from treatments.outcomes import with_outcomes
+from treatments.outcomes import outcome_aggregates, with_measures, with_outcomes
 
 # The longest period the dashboard reports on at once, and the years it knows.
 MAX_PERIOD_DAYS = 2 * 366
@@ -457,19 +456,6 @@ OUTCOME_HEADERS = [
 ]
 
 
-def outcome_figures():
-    return {
-        "plans": Count("id"),
-        "leg_measured": Count("id", filter=Q(leg_improvement__isnull=False)),
-        "leg_change": Avg("leg_improvement"),
-        "leg_mic": Count("id", filter=Q(leg_meets_mic=True)),
-        "odi_measured": Count("id", filter=Q(odi_improvement__isnull=False)),
-        "odi_change": Avg("odi_improvement"),
-        "odi_mic": Count("id", filter=Q(odi_meets_mic=True)),
-        "either_mic": Count("id", filter=Q(leg_meets_mic=True) | Q(odi_meets_mic=True)),
-    }
-
-
 def outcome_row(label, row):
     # Changes are improvements: a fall in pain or disability counts as positive.
     return [
@@ -484,38 +470,52 @@ def outcome_row(label, row):
 
 
 def outcomes_panel(period, *, therapist=None, therapist_rows=None):
-    """Completed plans that ended in the period: change in leg pain (first
-    session before, last session after) and ODI (intake to re-assessment), and
-    the share reaching the minimal important change, by severity and by
-    therapist; and the active plans past their re-assessment point without it."""
-    completed = with_outcomes(
+    """Completed plans that ended in the period: change in leg pain (baseline
+    to latest measure) and ODI (intake to re-assessment) as treatments.outcomes
+    defines them, and the share reaching the minimal important change, by
+    severity and by therapist; and the active plans past their re-assessment
+    point without it."""
+    completed = with_measures(
         TreatmentPlan.objects.filter(
             status=TreatmentPlan.Status.COMPLETED, ended_at__gte=period.starts_at, ended_at__lt=period.ends_at
-        )
+        ),
+        back=False,
     )
     active = with_outcomes(TreatmentPlan.objects.filter(status=TreatmentPlan.Status.ACTIVE))
     if therapist is not None:
         completed = completed.filter(therapist=therapist)
         active = active.filter(therapist=therapist)
-    by_severity = {
-        row["severity"]: row for row in completed.values("severity").annotate(**outcome_figures()).order_by()
+    therapist_rows = list(therapist_rows if therapist_rows is not None else therapists(therapist))
+    # One query: the figures of each severity and of each therapist, side by side.
+    groups = {("severity", value): Q(severity=value) for value in TreatmentPlan.Severity.values}
+    groups |= {("therapist", user.pk): Q(therapist=user.pk) for user in therapist_rows}
+    aliases = {
+        (group, figure): "_".join(map(str, (*group, figure)))
+        for group in groups
+        for figure in outcome_aggregates()
     }
-    by_therapist = {
-        row["therapist"]: row
-        for row in completed.values("therapist").annotate(**outcome_figures()).order_by()
-    }
-    empty = dict.fromkeys(outcome_figures(), 0) | {"leg_change": None, "odi_change": None}
+    # distinct(): each plan's measures are computed once (see outcome_aggregates).
+    found = completed.distinct().aggregate(
+        **{
+            aliases[group, figure]: aggregate
+            for group, where in groups.items()
+            for figure, aggregate in outcome_aggregates(where).items()
+        }
+    )
+    figures_of = {group: {} for group in groups}
+    for (group, figure), alias in aliases.items():
+        figures_of[group][figure] = found[alias]
+
     severity_table = Table(
         "outcomes-severity", "Outcomes of completed plans by severity", ["Severity", *OUTCOME_HEADERS]
     )
     for severity, label in TreatmentPlan.Severity.choices:
-        severity_table.rows.append(outcome_row(label, by_severity.get(severity, empty)))
+        severity_table.rows.append(outcome_row(label, figures_of["severity", severity]))
     therapist_table = Table(
         "outcomes-therapist", "Outcomes of completed plans by therapist", ["Therapist", *OUTCOME_HEADERS]
     )
-    therapist_rows = list(therapist_rows if therapist_rows is not None else therapists(therapist))
     for user in therapist_rows:
-        therapist_table.rows.append(outcome_row(person(user), by_therapist.get(user.pk, empty)))
+        therapist_table.rows.append(outcome_row(person(user), figures_of["therapist", user.pk]))
     not_improving = list(
         active.filter(not_improving=True)
         .select_related("patient", "therapist")
@@ -529,8 +529,9 @@ def outcomes_panel(period, *, therapist=None, therapist_rows=None):
         unit="%",
         described_by=severity_table.slug,
     )
-    completed_count = sum(row["plans"] for row in by_severity.values())
-    either = sum(row["either_mic"] for row in by_severity.values())
+    by_severity = [figures_of["severity", value] for value in TreatmentPlan.Severity.values]
+    completed_count = sum(row["plans"] for row in by_severity)
+    either = sum(row["either_mic"] for row in by_severity)
     return Panel(
         "outcomes",
         "Outcomes",

@@ -130,8 +130,8 @@ class PatientAdmin(admin.ModelAdmin):
 class ScreeningItemAdmin(HistoryAdmin):
     """The screening rules table. Every change is kept in its history."""
 
-    list_display = ["question", "code", "category", "is_active", "position"]
-    list_filter = ["category", "is_active"]
+    list_display = ["question", "code", "category", "is_active", "asked_after_visit", "position"]
+    list_filter = ["category", "is_active", "asked_after_visit"]
     search_fields = ["question", "code", "guidance"]
     ordering = ["position"]
 

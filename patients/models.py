@@ -99,6 +99,11 @@ class PatientQuerySet(models.QuerySet):
         return self.annotate(**gate.annotations())
 
 
+EMAIL_CONSENT_NEEDS_EMAIL = (
+    "An email address is needed for email reminders: enter the patient's email, or untick the consent."
+)
+
+
 class Patient(models.Model):
     class Sex(models.TextChoices):
         FEMALE = "female", "Female"
@@ -144,6 +149,13 @@ class Patient(models.Model):
             models.Index(fields=["phone"], name="patient_phone_idx"),
             models.Index(F("created_at").desc(), F("id").desc(), name="patient_newest_idx"),
         ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(email_consent=False) | ~Q(email=""),
+                name="patient_email_consent_needs_email",
+                violation_error_message=EMAIL_CONSENT_NEEDS_EMAIL,
+            )
+        ]
 
     def __str__(self):
         return self.full_name
@@ -160,10 +172,16 @@ class Patient(models.Model):
         return self.archived_at is not None
 
     def clean(self):
+        errors = {}
         if self.date_of_birth and self.date_of_birth > timezone.localdate():
-            raise ValidationError({"date_of_birth": "The date of birth cannot be in the future."})
+            errors["date_of_birth"] = "The date of birth cannot be in the future."
         if self.date_of_birth and self.date_of_birth < datetime.date(1900, 1, 1):
-            raise ValidationError({"date_of_birth": "Check the year of birth: it is before 1900."})
+            errors["date_of_birth"] = "Check the year of birth: it is before 1900."
+        # Also a constraint of the database; here the message goes to the box.
+        if self.email_consent and not self.email:
+            errors["email_consent"] = EMAIL_CONSENT_NEEDS_EMAIL
+        if errors:
+            raise ValidationError(errors)
 
 
 class ScreeningCategory(models.TextChoices):
@@ -191,6 +209,13 @@ class ScreeningItem(models.Model):
     )
     position = models.PositiveSmallIntegerField(default=100)
     is_active = models.BooleanField(default=True)
+    asked_after_visit = models.BooleanField(
+        "asked in the check-in after a visit",
+        default=False,
+        help_text="Asked again in the patient's check-in after each visit: only a red flag that is a "
+        "symptom the patient can report since the visit (bladder or bowel change, saddle numbness, new leg "
+        "weakness), never history (a past cancer, an earlier trauma).",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -204,9 +229,11 @@ class ScreeningItem(models.Model):
         return self.category in RED_FLAG_CATEGORIES
 
     def clean(self):
-        if self.pk is None:
-            return
-        before = ScreeningItem.objects.filter(pk=self.pk).values("category", "is_active").first()
+        before = (
+            ScreeningItem.objects.filter(pk=self.pk).values("category", "is_active").first()
+            if self.pk is not None
+            else None
+        )
         if before and before["category"] in RED_FLAG_CATEGORIES:
             if self.category != before["category"]:
                 raise ValidationError(
@@ -214,6 +241,10 @@ class ScreeningItem(models.Model):
                 )
             if not self.is_active:
                 raise ValidationError({"is_active": "A red flag cannot be switched off."})
+        if self.asked_after_visit and not self.is_red_flag:
+            raise ValidationError(
+                {"asked_after_visit": "Only a red flag is asked in the check-in after a visit."}
+            )
 
 
 class ScreeningQuerySet(models.QuerySet):

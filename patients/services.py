@@ -14,6 +14,7 @@ from clinic import roles
 from clinic.validation import error_messages
 from patients import audit, rules, scoring
 from patients.models import (
+    EMAIL_CONSENT_NEEDS_EMAIL,
     Assessment,
     AuditEvent,
     Consent,
@@ -71,10 +72,13 @@ def clinical_access_refused(*, user, patient, record):
 
 def patient_save(*, patient: Patient, email_consent_before: bool | None = None) -> Patient:
     """Save a patient's details (validated by the form), noting when the
-    consent to email reminders was given or withdrawn."""
+    consent to email reminders was given or withdrawn. Consent to email
+    reminders needs an email address."""
+    if patient.email_consent and not patient.email:
+        raise PatientRecordError(EMAIL_CONSENT_NEEDS_EMAIL)
     if patient.email_consent != email_consent_before:
         patient.email_consent_changed_at = timezone.now()
-    patient.full_clean()
+    _validated(patient)
     patient.save()
     return patient
 

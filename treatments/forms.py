@@ -314,7 +314,8 @@ class AmendmentForm(forms.Form):
 
 
 class CheckInForm(forms.Form):
-    """The patient's check-in, a day after the visit. No login: the link is the key."""
+    """The patient's check-in, a day after the visit: soreness, leg pain now,
+    and the red flags asked after a visit. No login: the link is the key."""
 
     soreness = forms.TypedChoiceField(
         label="How sore are the treated muscles now? (0 = not at all, 10 = worst imaginable)",
@@ -342,6 +343,7 @@ class CheckInForm(forms.Form):
                 widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
                 error_messages={"required": "Please answer this question."},
             )
+        self.order_fields([name for name in self.fields if name != "notes"] + ["notes"])
 
     def red_flags(self):
         return [item.code for item in self.red_flag_items if self.cleaned_data[f"flag_{item.code}"] == "yes"]

@@ -1,12 +1,48 @@
-"""Outcomes over a plan: pain per session, Oswestry index at the start and at
-re-assessment, each change judged against the minimal important change."""
+"""Outcomes over a plan, in one definition that the plan page, a therapist's
+figures, the dashboard and the monthly report all read.
 
+Pain (leg and back, 0-10) changes from the plan's baseline to its latest
+measure:
+
+- the baseline is the plan's starting assessment (the patient's latest
+  assessment at or before the plan started), else the first signed session's
+  pain before needling;
+- the latest measure is the latest dated one after the baseline, across
+  visits: a signed session's pain before needling, the patient's check-in
+  after a visit ("leg pain now"; it asks no back pain) or a re-assessment
+  within the plan.
+
+The pain just after needling, before versus after the same session, is the
+change within a session: shown on its own, never counted as improvement.
+The Oswestry index changes from the starting assessment to the plan's latest
+re-assessment. A change is judged against the minimal important change.
+
+The database computes all of it (`with_outcomes`), each measure once per
+plan, so that reports count and average it over thousands of plans in one
+query (`outcome_aggregates`); `plan_outcomes` reads the same annotations for
+one plan.
+"""
+
+import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import BooleanField, Case, F, OuterRef, Q, Subquery, Value, When
+from django.db.models import (
+    Avg,
+    BooleanField,
+    Case,
+    CharField,
+    Count,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
-from django.db.models.lookups import GreaterThanOrEqual, IsNull
+from django.db.models.lookups import GreaterThanOrEqual, In, IsNull
+from django.utils import timezone
 
 from clinic.aggregates import count_of
 from patients.models import Assessment
@@ -16,6 +52,217 @@ from treatments.models import SessionChart, TreatmentPlan
 PAIN_MIC_POINTS = 2
 PAIN_MIC_SHARE = Decimal("0.30")
 ODI_MIC_POINTS = 10
+PAIN_SCORES = range(11)
+
+
+def reaches_pain_mic(start: int, end: int) -> bool:
+    """The rule, as the clinic states it: 2 points or 30% of the start."""
+    improvement = start - end
+    return improvement >= PAIN_MIC_POINTS or (start > 0 and Decimal(improvement) / start >= PAIN_MIC_SHARE)
+
+
+# The same rule for the database: the (start, end) pairs of the 0-10 scale
+# that reach it, each as start * 11 + end. One lookup reads each score once,
+# which keeps the subqueries behind them from being written (and run) again.
+PAIN_MIC_PAIRS = [
+    start * len(PAIN_SCORES) + end
+    for start in PAIN_SCORES
+    for end in PAIN_SCORES
+    if reaches_pain_mic(start, end)
+]
+
+
+def pain_mic(start, end) -> Q:
+    """Whether a pain change from `start` to `end` (expressions) reaches the minimal important change."""
+    return Q(In(start * len(PAIN_SCORES) + end, PAIN_MIC_PAIRS))
+
+
+def odi_mic(start, end) -> Q:
+    return Q(GreaterThanOrEqual(start - end, ODI_MIC_POINTS))
+
+
+# Where a pain score was measured.
+ASSESSMENT, SESSION, CHECK_IN, REASSESSMENT = "assessment", "session", "check-in", "re-assessment"
+EARLIEST = datetime.datetime.min.replace(tzinfo=datetime.UTC)
+
+
+@dataclass(frozen=True)
+class PainScale:
+    """Where each kind of record keeps a pain score."""
+
+    name: str
+    before_needling: str  # on the session chart
+    assessed: str  # on the assessment
+    checked_in: str | None  # on the aftercare check-in, if it asks
+
+
+LEG = PainScale("leg", "leg_pain_before", "leg_pain", "leg_pain")
+BACK = PainScale("back", "back_pain_before", "back_pain", None)
+
+
+def _plan(name, level):
+    """A column of the plan, from a query `level` subqueries below the plan's."""
+    for _ in range(level):
+        name = OuterRef(name)
+    return name
+
+
+def _started(level):
+    return Coalesce(_plan("activated_at", level), _plan("created_at", level))
+
+
+def _signed_charts(level=1):
+    return SessionChart.objects.filter(plan=_plan("pk", level), signed_at__isnull=False)
+
+
+def _starting_assessments(level=1):
+    """The plan's starting assessment first: the patient's latest at or before the plan started."""
+    return Assessment.objects.filter(
+        patient=_plan("patient", level), assessed_at__lte=_started(level)
+    ).order_by("-assessed_at", "-id")
+
+
+def _reassessments(level=1):
+    """The plan's re-assessments, latest first: after it started and, once it
+    ended, not after (a later one belongs to what came next)."""
+    ended = _plan("ended_at", level)
+    return (
+        Assessment.objects.filter(
+            patient=_plan("patient", level),
+            kind=Assessment.Kind.REASSESSMENT,
+            assessed_at__gt=_started(level),
+        )
+        .filter(Q(assessed_at__lte=ended) | Q(IsNull(ended, True)))
+        .order_by("-assessed_at", "-id")
+    )
+
+
+def _first_sessions(scale: PainScale, level=1):
+    """The plan's signed sessions with the score before needling, first first."""
+    before = {f"{scale.before_needling}__isnull": False}
+    return _signed_charts(level).filter(**before).order_by("session_number")
+
+
+def _later_visit_measures(scale: PainScale, level=1):
+    """The pain measured at the plan's signed visits after the baseline and
+    after the plan's latest re-assessment, latest first: the patient's
+    check-in after a visit where there is one (it comes later), else the score
+    before needling."""
+    charts = _signed_charts(level)
+    assessed_at = Subquery(_starting_assessments(level + 1).values("assessed_at")[:1])
+    # Without a starting assessment, the first session's score before needling is the baseline.
+    is_baseline = Q(IsNull(assessed_at, True)) & Q(
+        session_number=Subquery(_first_sessions(scale, level + 1).values("session_number")[:1])
+    )
+    if scale.checked_in:
+        checked_in = Q(appointment__checkin__isnull=False)
+        charts = charts.annotate(
+            score=Coalesce(f"appointment__checkin__{scale.checked_in}", scale.before_needling),
+            measured_at=Coalesce("appointment__checkin__submitted_at", "appointment__starts_at"),
+            source=Case(When(checked_in, then=Value(CHECK_IN)), default=Value(SESSION)),
+        )
+        is_baseline &= ~checked_in
+    else:
+        charts = charts.annotate(
+            score=F(scale.before_needling), measured_at=F("appointment__starts_at"), source=Value(SESSION)
+        )
+    # A re-assessment comes after the plan started, so after its starting assessment.
+    since = Coalesce(
+        Subquery(_reassessments(level + 1).values("assessed_at")[:1]), assessed_at, Value(EARLIEST)
+    )
+    return (
+        charts.filter(score__isnull=False)
+        .filter(~is_baseline, measured_at__gt=since)
+        .order_by("-measured_at", "-session_number")
+    )
+
+
+def _pain(scale: PainScale):
+    """`<scale>_start` and `<scale>_end`: the baseline, and the latest measure
+    after it (none yet for a plan measured once, at its first session)."""
+    return {
+        f"{scale.name}_start": Coalesce(
+            Subquery(_starting_assessments().values(scale.assessed)[:1]),
+            Subquery(_first_sessions(scale).values(scale.before_needling)[:1]),
+        ),
+        f"{scale.name}_end": Coalesce(
+            Subquery(_later_visit_measures(scale).values("score")[:1]),
+            Subquery(_reassessments().values(scale.assessed)[:1]),
+        ),
+    }
+
+
+def _meets(condition):
+    return Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField())
+
+
+def with_measures(plans, *, back=True):
+    """The measures the outcomes are judged on, annotated by the database:
+    leg_start, leg_end, back_start, back_end (the baseline and the latest
+    measure after it; back pain unless back=False), odi_start and
+    odi_end. An end is None until there is a measure after the baseline."""
+    return plans.annotate(
+        **_pain(LEG),
+        **(_pain(BACK) if back else {}),
+        odi_start=Subquery(_starting_assessments().values("odi_percent")[:1]),
+        odi_end=Subquery(_reassessments().values("odi_percent")[:1]),
+    )
+
+
+def with_outcomes(plans):
+    """`with_measures`, and what follows from them: sessions_done,
+    reassessment_due, leg_improvement, leg_meets_mic (and the same for back
+    and ODI), not_improving; and the last signed session's leg pain before and
+    after needling (last_leg_before, last_leg_after), the change within a session."""
+    signed = _signed_charts()
+    last = signed.order_by("-session_number")
+    return (
+        with_measures(plans)
+        .annotate(
+            sessions_done=count_of(signed),
+            last_leg_before=Subquery(last.values("leg_pain_before")[:1]),
+            last_leg_after=Subquery(last.values("leg_pain_after")[:1]),
+        )
+        .annotate(
+            leg_improvement=F("leg_start") - F("leg_end"),
+            back_improvement=F("back_start") - F("back_end"),
+            odi_improvement=F("odi_start") - F("odi_end"),
+            reassessment_due=_meets(Q(sessions_done__gte=F("reassessment_after_session"))),
+            leg_meets_mic=_meets(pain_mic(F("leg_start"), F("leg_end"))),
+            back_meets_mic=_meets(pain_mic(F("back_start"), F("back_end"))),
+            odi_meets_mic=_meets(odi_mic(F("odi_start"), F("odi_end"))),
+        )
+        .annotate(
+            # At or past the re-assessment point without a minimal important
+            # change in leg pain or in ODI.
+            not_improving=_meets(Q(reassessment_due=True) & ~Q(leg_meets_mic=True) & ~Q(odi_meets_mic=True))
+        )
+    )
+
+
+def outcome_aggregates(where=None):
+    """What reports count and average over `with_measures` plans (optionally
+    only those matching `where`), for `QuerySet.aggregate()`: written over the
+    measures themselves, so that the database runs each plan's subqueries once
+    (in an inner query) and judges the changes over their results. Aggregate
+    a distinct() queryset: PostgreSQL and SQLite would otherwise fold the inner
+    query into the aggregates and run the subqueries again for each."""
+    where = where or Q()
+    leg_mic = pain_mic(F("leg_start"), F("leg_end"))
+    odi_reached = odi_mic(F("odi_start"), F("odi_end"))
+    return {
+        "plans": Count("id", filter=where),
+        "leg_measured": Count("id", filter=where & Q(leg_start__isnull=False, leg_end__isnull=False)),
+        "leg_change": Avg(F("leg_start") - F("leg_end"), filter=where),
+        "leg_mic": Count("id", filter=where & leg_mic),
+        "odi_measured": Count("id", filter=where & Q(odi_start__isnull=False, odi_end__isnull=False)),
+        "odi_change": Avg(F("odi_start") - F("odi_end"), filter=where),
+        "odi_mic": Count("id", filter=where & odi_reached),
+        "either_mic": Count("id", filter=where & (leg_mic | odi_reached)),
+    }
+
+
+# One plan, for its page.
 
 
 @dataclass(frozen=True)
@@ -23,6 +270,9 @@ class Change:
     start: Decimal | int
     end: Decimal | int
     meets_mic: bool
+    # Where each end was measured, in words ("check-in after session 1, Tue 4 Mar").
+    start_from: str = ""
+    end_from: str = ""
 
     @property
     def improvement(self):
@@ -30,24 +280,17 @@ class Change:
         return self.start - self.end
 
 
-def pain_change(start: int, end: int) -> Change:
-    improvement = start - end
-    meets = improvement >= PAIN_MIC_POINTS or (start > 0 and Decimal(improvement) / start >= PAIN_MIC_SHARE)
-    return Change(start=start, end=end, meets_mic=meets)
-
-
-def odi_change(start: Decimal, end: Decimal) -> Change:
-    return Change(start=start, end=end, meets_mic=start - end >= ODI_MIC_POINTS)
-
-
 @dataclass(frozen=True)
 class SessionPoint:
     number: int
-    date: object
+    date: datetime.datetime
     leg_before: int | None
     leg_after: int | None
     back_before: int | None
     back_after: int | None
+    # The patient's check-in after this visit, if they sent one.
+    checkin_leg: int | None = None
+    checkin_at: datetime.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -60,120 +303,112 @@ class Outcomes:
     odi: Change | None
     sessions_done: int
     reassessment_due: bool
+    not_improving: bool
 
     @property
-    def not_improving(self):
-        """At or past the re-assessment point without a minimal important
-        change in leg pain or in ODI."""
-        if not self.reassessment_due:
-            return False
-        return not any(change and change.meets_mic for change in (self.leg_pain, self.odi))
+    def last_session(self):
+        """The latest signed session: its before and after is the change within a session."""
+        return self.sessions[-1] if self.sessions else None
+
+
+def _measured(source, at, session=None):
+    local = timezone.localtime(at)
+    day = f"{local:%a} {local.day} {local:%b}"
+    return {
+        ASSESSMENT: f"assessment, {day}",
+        REASSESSMENT: f"re-assessment, {day}",
+        SESSION: f"before needling at session {session}, {day}",
+        CHECK_IN: f"check-in after session {session}, {day}",
+    }[source]
+
+
+def _measure_details(plans):
+    """Where and when the baseline and the latest measure of each pain scale
+    were taken (as `with_outcomes` chose them), for `plan_outcomes` to put in words."""
+
+    def labelled(rows, source):
+        return Subquery(rows.annotate(source=Value(source, output_field=CharField())).values("source")[:1])
+
+    details = {}
+    for scale in (LEG, BACK):
+        n = scale.name
+        visits, reassessments = _later_visit_measures(scale), _reassessments()
+        details |= {
+            f"{n}_baseline_source": Coalesce(labelled(_starting_assessments(), ASSESSMENT), Value(SESSION)),
+            f"{n}_baseline_at": Coalesce(
+                Subquery(_starting_assessments().values("assessed_at")[:1]),
+                Subquery(_first_sessions(scale).values("appointment__starts_at")[:1]),
+            ),
+            f"{n}_baseline_session": Subquery(_first_sessions(scale).values("session_number")[:1]),
+            f"{n}_latest_source": Coalesce(
+                Subquery(visits.values("source")[:1]), labelled(reassessments, REASSESSMENT)
+            ),
+            f"{n}_latest_at": Coalesce(
+                Subquery(visits.values("measured_at")[:1]), Subquery(reassessments.values("assessed_at")[:1])
+            ),
+            f"{n}_latest_session": Subquery(visits.values("session_number")[:1]),
+        }
+    return plans.annotate(
+        **details,
+        odi_start_id=Subquery(_starting_assessments().values("id")[:1]),
+        odi_reassessment_id=Subquery(_reassessments().values("id")[:1]),
+    )
+
+
+def _pain_change(row, n):
+    if row[f"{n}_end"] is None:
+        return None
+    return Change(
+        start=row[f"{n}_start"],
+        end=row[f"{n}_end"],
+        meets_mic=row[f"{n}_meets_mic"],
+        start_from=_measured(
+            row[f"{n}_baseline_source"], row[f"{n}_baseline_at"], row[f"{n}_baseline_session"]
+        ),
+        end_from=_measured(row[f"{n}_latest_source"], row[f"{n}_latest_at"], row[f"{n}_latest_session"]),
+    )
 
 
 def plan_outcomes(plan: TreatmentPlan) -> Outcomes:
-    """Two queries, whatever the number of sessions."""
-    charts = list(
+    """The outcomes of one plan as `with_outcomes` computes them, with its
+    sessions for the trend chart. Three queries, whatever the number of sessions."""
+    row = _measure_details(with_outcomes(TreatmentPlan.objects.filter(pk=plan.pk))).values().get()
+    charts = (
         SessionChart.objects.filter(plan=plan, signed_at__isnull=False)
-        .select_related("appointment")
+        .select_related("appointment__checkin")
         .order_by("session_number")
     )
-    sessions = [
-        SessionPoint(
-            number=c.session_number,
-            date=c.appointment.starts_at,
-            leg_before=c.leg_pain_before,
-            leg_after=c.leg_pain_after,
-            back_before=c.back_pain_before,
-            back_after=c.back_pain_after,
-        )
-        for c in charts
-    ]
-    assessments = list(Assessment.objects.filter(patient_id=plan.patient_id).order_by("assessed_at", "id"))
-    started = plan.activated_at or plan.created_at
-    intakes = [a for a in assessments if a.assessed_at <= started]
-    odi_start = intakes[-1] if intakes else None
-    # A re-assessment after the plan ended belongs to what came next, not to this plan.
-    later = [
-        a
-        for a in assessments
-        if a.assessed_at > started
-        and (plan.ended_at is None or a.assessed_at <= plan.ended_at)
-        and a.kind == Assessment.Kind.REASSESSMENT
-    ]
-    odi_reassessment = later[-1] if later else None
-
-    leg = back = None
-    if sessions:
-        first, last = sessions[0], sessions[-1]
-        if first.leg_before is not None and last.leg_after is not None:
-            leg = pain_change(first.leg_before, last.leg_after)
-        if first.back_before is not None and last.back_after is not None:
-            back = pain_change(first.back_before, last.back_after)
-    odi = (
-        odi_change(odi_start.odi_percent, odi_reassessment.odi_percent)
-        if odi_start and odi_reassessment
-        else None
-    )
-    return Outcomes(
-        sessions=sessions,
-        odi_start=odi_start,
-        odi_reassessment=odi_reassessment,
-        leg_pain=leg,
-        back_pain=back,
-        odi=odi,
-        sessions_done=len(sessions),
-        reassessment_due=len(sessions) >= plan.reassessment_after_session,
-    )
-
-
-def with_outcomes(plans):
-    """The figures of `plan_outcomes`, annotated on every plan by the database
-    so that reports can count and average them over thousands of plans:
-    sessions_done, leg_start, leg_end, odi_start, odi_end, leg_improvement,
-    odi_improvement, leg_meets_mic, odi_meets_mic and not_improving."""
-    signed = SessionChart.objects.filter(plan=OuterRef("pk"), signed_at__isnull=False)
-    started = Coalesce(OuterRef("activated_at"), OuterRef("created_at"))
-    assessments = Assessment.objects.filter(patient=OuterRef("patient")).order_by("-assessed_at", "-id")
-
-    def meets(condition):
-        return Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField())
-
-    return (
-        plans.annotate(
-            sessions_done=count_of(signed),
-            leg_start=Subquery(signed.order_by("session_number").values("leg_pain_before")[:1]),
-            leg_end=Subquery(signed.order_by("-session_number").values("leg_pain_after")[:1]),
-            odi_start=Subquery(assessments.filter(assessed_at__lte=started).values("odi_percent")[:1]),
-            odi_end=Subquery(
-                assessments.filter(assessed_at__gt=started, kind=Assessment.Kind.REASSESSMENT)
-                .filter(Q(assessed_at__lte=OuterRef("ended_at")) | Q(IsNull(OuterRef("ended_at"), True)))
-                .values("odi_percent")[:1]
-            ),
-        )
-        .annotate(
-            leg_improvement=F("leg_start") - F("leg_end"),
-            odi_improvement=F("odi_start") - F("odi_end"),
-        )
-        .annotate(
-            # 30% as whole numbers: improvement / start >= 0.30  <=>  100 * improvement >= 30 * start
-            leg_meets_mic=meets(
-                Q(leg_improvement__gte=PAIN_MIC_POINTS)
-                | Q(
-                    GreaterThanOrEqual(
-                        F("leg_improvement") * 100, F("leg_start") * int(PAIN_MIC_SHARE * 100)
-                    ),
-                    leg_start__gt=0,
-                )
-            ),
-            odi_meets_mic=meets(Q(odi_improvement__gte=ODI_MIC_POINTS)),
-        )
-        .annotate(
-            not_improving=meets(
-                Q(sessions_done__gte=F("reassessment_after_session"))
-                & ~Q(leg_meets_mic=True)
-                & ~Q(odi_meets_mic=True)
+    sessions = []
+    for c in charts:
+        checkin = getattr(c.appointment, "checkin", None)
+        sessions.append(
+            SessionPoint(
+                number=c.session_number,
+                date=c.appointment.starts_at,
+                leg_before=c.leg_pain_before,
+                leg_after=c.leg_pain_after,
+                back_before=c.back_pain_before,
+                back_after=c.back_pain_after,
+                checkin_leg=checkin.leg_pain if checkin else None,
+                checkin_at=checkin.submitted_at if checkin else None,
             )
         )
+    assessments = Assessment.objects.in_bulk(
+        [pk for pk in (row["odi_start_id"], row["odi_reassessment_id"]) if pk is not None]
+    )
+    odi = None
+    if row["odi_end"] is not None and row["odi_start"] is not None:
+        odi = Change(start=row["odi_start"], end=row["odi_end"], meets_mic=row["odi_meets_mic"])
+    return Outcomes(
+        sessions=sessions,
+        odi_start=assessments.get(row["odi_start_id"]),
+        odi_reassessment=assessments.get(row["odi_reassessment_id"]),
+        leg_pain=_pain_change(row, "leg"),
+        back_pain=_pain_change(row, "back"),
+        odi=odi,
+        sessions_done=row["sessions_done"],
+        reassessment_due=row["reassessment_due"],
+        not_improving=row["not_improving"],
     )
 
 
@@ -194,7 +429,8 @@ class Series:
 
 def trend_chart(result: Outcomes) -> dict:
     """Coordinates for the pain-per-session chart: leg and back pain before
-    and after each session on the 0-10 scale."""
+    and after each session on the 0-10 scale, and leg pain at the check-in
+    after it; a series with no score is left out."""
     count = len(result.sessions)
     plot_width = CHART_WIDTH - 2 * CHART_MARGIN
     plot_height = CHART_HEIGHT - 2 * CHART_MARGIN
@@ -217,10 +453,15 @@ def trend_chart(result: Outcomes) -> dict:
         "width": CHART_WIDTH,
         "height": CHART_HEIGHT,
         "series": [
-            series("Leg pain before", "leg-before", "leg_before"),
-            series("Leg pain after", "leg-after", "leg_after"),
-            series("Back pain before", "back-before", "back_before"),
-            series("Back pain after", "back-after", "back_after"),
+            drawn
+            for drawn in (
+                series("Leg pain before", "leg-before", "leg_before"),
+                series("Leg pain after", "leg-after", "leg_after"),
+                series("Back pain before", "back-before", "back_before"),
+                series("Back pain after", "back-after", "back_after"),
+                series("Leg pain at the check-in", "leg-checkin", "checkin_leg"),
+            )
+            if drawn.points
         ],
         "y_ticks": [(value, y_of(value)) for value in (0, 2, 4, 6, 8, 10)],
         "x_ticks": [(s.number, x_of(i)) for i, s in enumerate(result.sessions)],

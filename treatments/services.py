@@ -523,17 +523,36 @@ def checkin_appointment(token) -> Appointment:
 
 
 def red_flag_items():
-    """The red-flag questions of the screening rules table, asked again."""
+    """The red flags of the screening rules table that the check-in asks
+    again: those marked as asked after a visit (symptoms a patient can report
+    since the visit, never history such as a past cancer)."""
     from patients.models import RED_FLAG_CATEGORIES, ScreeningItem
 
-    return ScreeningItem.objects.filter(category__in=RED_FLAG_CATEGORIES, is_active=True).order_by("position")
+    return ScreeningItem.objects.filter(
+        category__in=RED_FLAG_CATEGORIES, is_active=True, asked_after_visit=True
+    ).order_by("position", "id")
+
+
+def checkin_of(appointment) -> AftercareCheckIn | None:
+    """The check-in the patient sent for this visit, if they did."""
+    return AftercareCheckIn.objects.filter(appointment=appointment).first()
+
+
+def checkin_reported(checkin: AftercareCheckIn) -> list[str]:
+    """The questions the patient answered "yes" in a check-in, as they were asked."""
+    from patients.models import ScreeningItem
+
+    questions = dict(ScreeningItem.objects.filter(code__in=checkin.red_flags).values_list("code", "question"))
+    return [questions.get(code, code) for code in checkin.red_flags]
 
 
 @transaction.atomic
 def checkin_record(*, appointment, soreness, leg_pain, red_flags, notes="") -> AftercareCheckIn:
     """Record the patient's check-in, once; worse leg pain than before the
     visit, or any red flag, alerts the treating therapist at once."""
-    if AftercareCheckIn.objects.filter(appointment=appointment).exists():
+    # Two check-ins posted at once for one visit (two tabs) wait for each other here.
+    Appointment.objects.select_for_update().filter(pk=appointment.pk).first()
+    if checkin_of(appointment) is not None:
         raise CheckInInvalid("You have already sent your check-in for this visit. Thank you.")
     reasons = []
     chart = getattr(appointment, "chart", None)

@@ -208,7 +208,7 @@ def plan_detail(request, pk):
             "program": [
                 (ProgramComponent(item["component"]).label, item.get("notes", "")) for item in plan.program
             ],
-            "charts": plan.charts.select_related("appointment")
+            "charts": plan.charts.select_related("appointment__checkin")
             .annotate(amendment_count=Count("amendments"))
             .order_by("session_number"),
             "sessions_remaining": max(plan.planned_sessions - result.sessions_done, 0),
@@ -515,11 +515,15 @@ def plan_book_series(request, pk):
 @login_not_required
 @rate_limited("check-in")
 def checkin(request, token):
-    """The patient, from the 24-hour aftercare email: how they are now."""
+    """The patient, from the 24-hour aftercare email: how they are now. A link
+    already used shows what was sent, and no form."""
     try:
         appointment = services.checkin_appointment(token)
     except services.CheckInInvalid as error:
         return render(request, "treatments/checkin.html", {"invalid": str(error)}, status=400)
+    sent = services.checkin_of(appointment)
+    if sent is not None:
+        return _checkin_sent(request, appointment, sent)
     form = CheckInForm(request.POST or None, red_flags=services.red_flag_items())
     if request.method == "POST" and form.is_valid():
         try:
@@ -531,9 +535,28 @@ def checkin(request, token):
                 notes=form.cleaned_data["notes"],
             )
         except services.CheckInInvalid as error:
+            sent = services.checkin_of(appointment)  # sent from another tab a moment ago
+            if sent is not None:
+                return _checkin_sent(request, appointment, sent)
             return render(request, "treatments/checkin.html", {"invalid": str(error)}, status=400)
         return render(request, "treatments/checkin.html", {"done": result, "appointment": appointment})
     return render(request, "treatments/checkin.html", {"form": form, "appointment": appointment})
+
+
+def _checkin_sent(request, appointment, sent):
+    """The check-in the patient already sent, as they sent it; a second one posted is refused."""
+    refused = request.method == "POST"
+    return render(
+        request,
+        "treatments/checkin.html",
+        {
+            "sent": sent,
+            "appointment": appointment,
+            "reported": services.checkin_reported(sent),
+            "refused": refused,
+        },
+        status=400 if refused else 200,
+    )
 
 
 @require_POST

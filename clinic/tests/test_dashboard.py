@@ -25,8 +25,17 @@ from patients.tests.factories import AssessmentFactory, PatientFactory
 from scheduling.availability import local
 from scheduling.models import Appointment, AppointmentType, Reminder
 from scheduling.tests.factories import AppointmentFactory, RoomFactory
+from treatments import services as treatment_services
 from treatments.models import AdverseEvent, AftercareCheckIn, SessionChart, TreatmentPlan
-from treatments.tests.factories import AdverseEventFactory, SessionChartFactory, TreatmentPlanFactory
+from treatments.tests.factories import (
+    AdverseEventFactory,
+    AftercareCheckInFactory,
+    SessionChartFactory,
+    TreatmentPlanFactory,
+    active_plan,
+    charted_session,
+    cleared_patient,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -61,12 +70,15 @@ def page_text(response):
 
 
 def table_rows(response, table_id):
-    """A table of the page as {row header: [cell, ...]}, the header row included."""
+    """A table of the page as {row header: [cell text, ...]}, the header row included."""
     page = response.content.decode()
     table = re.search(rf'<table[^>]* id="{table_id}">(.*?)</table>', page, re.DOTALL).group(1)
     rows = {}
     for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.DOTALL):
-        cells = [html.unescape(c.strip()) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.DOTALL)]
+        cells = [
+            html.unescape(re.sub(r"<[^>]+>", "", c).strip())
+            for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.DOTALL)
+        ]
         rows[cells[0]] = cells[1:]
     return rows
 
@@ -149,7 +161,8 @@ def chart(plan, date, leg=(6, 4), *, signed=True):
 @pytest.fixture
 def clinic_week(therapist, other_therapist):
     """This week's visits, and each therapist's clinical records: an
-    unsigned chart, a plan not improving, a plan completed this week."""
+    unsigned chart, a plan not improving, a plan completed this week (Helen's:
+    leg pain 6 before her only session, 2 at her check-in the next day)."""
     theo, priya = therapist, other_therapist
     for who, date, hour, status, late in [
         (theo, day(5, 11), 9, Status.COMPLETED, False),
@@ -174,7 +187,9 @@ def clinic_week(therapist, other_therapist):
     chart(plan(patient("James", "Brooks", theo)), day(5, 7), (6, 6))
     chart(plan(patient("Grace", "Liu", priya)), day(5, 7), (6, 6))
     done = PlanStatus.COMPLETED
-    chart(plan(patient("Helen", "Fischer", theo), done, at(day(5, 11), 12)), day(4, 27), (6, 2))
+    helens = chart(plan(patient("Helen", "Fischer", theo), done, at(day(5, 11), 12)), day(4, 27), (6, 2))
+    # Her leg pain the next day, at the check-in: still 2.
+    AftercareCheckInFactory(appointment=helens.appointment, leg_pain=2, submitted_at=at(day(4, 28), 10))
     chart(plan(patient("Omar", "Haddad", priya), done, at(day(5, 12), 12)), day(4, 28), (6, 6))
 
 
@@ -227,6 +242,58 @@ def test_a_therapist_sees_only_their_own_charts_and_outcomes(client, therapist, 
     assert table_rows(response, "outcomes-therapist")[therapist.get_full_name()] == helens
     assert table_rows(response, "outcomes-severity")["Moderate"] == helens
     assert "Of 4 appointments due: 1 no-show (25.0%), 1 late cancellation (25.0%)." in text
+
+
+def test_relief_just_after_needling_is_no_improvement_on_any_page(
+    client, therapist, clinic_admin, time_machine
+):
+    """One session: leg pain 7 before needling and 4 just after it; the
+    patient's check-in 24 hours later reports leg pain 8. The plan page, the
+    therapist's figures, the dashboard and the monthly report all measure 7 -> 8,
+    no minimal important change, and show the 7 -> 4 only as the change within
+    the session."""
+    patient = cleared_patient(therapist, first_name="Nora", last_name="Quinn")
+    course = active_plan(therapist, patient, planned_sessions=1, reassessment_after_session=1)
+    chart = charted_session(course, leg=(7, 4), day=day(5, 13), hour=10)
+    time_machine.move_to(at(day(5, 14), 10), tick=False)
+    link = reverse("treatments:check-in", args=[treatment_services.checkin_token(chart.appointment)])
+    answers = {f"flag_{item.code}": "no" for item in treatment_services.red_flag_items()}
+    assert client.post(link, {"soreness": "3", "leg_pain": "8", **answers}).status_code == 200
+
+    client.force_login(therapist)
+    plan_page = page_text(client.get(reverse("treatments:plan", args=[course.pk])))
+    assert (
+        "Leg pain: 7 (before needling at session 1, Wed 13 May) → 8 (check-in after session 1, Thu 14 May): "
+        "below the minimal important change" in plan_page
+    )
+    assert (
+        "Within session, immediately after needling (not counted as improvement): leg pain 7 → 4" in plan_page
+    )
+    assert "Not improving:" in plan_page
+    assert "minimal important change reached" not in plan_page
+    mine = client.get(url("my-figures"))
+    # Sessions signed, leg pain baseline -> latest, progress, the last session within the session.
+    assert table_rows(mine, "caseload-plans")["Nora Quinn"] == [
+        "Moderate",
+        "1 of 1",
+        "7 → 8",
+        "not improving at re-assessment",
+        "7 → 4",
+    ]
+    client.force_login(clinic_admin)
+    not_improving = "Nora Quinn : moderate, 1 of 1 sessions, leg pain 7 → 8 (baseline to latest)"
+    assert not_improving in page_text(client.get(url("dashboard")))
+
+    treatment_services.plan_end(plan=course, therapist=therapist, status=PlanStatus.COMPLETED)
+    # Plans, mean leg pain change, reached MIC on leg pain %, mean ODI change, on ODI %, on either %.
+    worse = ["1", "-1.0", "0.0", "—", "—", "0.0"]
+    assert table_rows(client.get(url("dashboard")), "outcomes-severity")["Moderate"] == worse
+    assert (
+        table_rows(client.get(url("monthly-report", "month=2026-05")), "outcomes-severity")["Moderate"]
+        == worse
+    )
+    client.force_login(therapist)
+    assert table_rows(client.get(url("my-figures")), "outcomes-therapist")[therapist.get_full_name()] == worse
 
 
 def test_the_dashboard_shows_the_whole_clinic_and_filters_by_therapist(

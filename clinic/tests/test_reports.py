@@ -28,7 +28,13 @@ from scheduling.tests.factories import (
     working_week,
 )
 from treatments.models import AdverseEvent, TreatmentPlan
-from treatments.outcomes import plan_outcomes, with_outcomes
+from treatments.outcomes import (
+    outcome_aggregates,
+    plan_outcomes,
+    reaches_pain_mic,
+    with_measures,
+    with_outcomes,
+)
 from treatments.tests.factories import (
     AdverseEventFactory,
     AftercareCheckInFactory,
@@ -116,14 +122,23 @@ def session(plan, number, date, leg=(6, 4), *, hour=10, signed=True):
     )
 
 
-def odi(plan, kind, when, percent):
+def odi(plan, kind, when, percent, leg=6):
     """An assessment of the plan's patient whose ten Oswestry sections add up
-    to percent / 2 (so that the index is `percent`)."""
+    to percent / 2 (so that the index is `percent`), with leg pain `leg`."""
     base, extra = divmod(percent // 2, len(ODI_SECTIONS))
     scores = [base + 1] * extra + [base] * (len(ODI_SECTIONS) - extra)
     sections = {name: score for (name, _), score in zip(ODI_SECTIONS, scores, strict=True)}
     return AssessmentFactory(
-        patient=plan.patient, therapist=plan.therapist, kind=kind, assessed_at=when, **sections
+        patient=plan.patient, therapist=plan.therapist, kind=kind, assessed_at=when, leg_pain=leg, **sections
+    )
+
+
+def check_in(chart, leg_pain, *, hours=24):
+    """The patient's check-in `hours` after the visit of `chart`, reporting leg pain `leg_pain`."""
+    return AftercareCheckInFactory(
+        appointment=chart.appointment,
+        leg_pain=leg_pain,
+        submitted_at=chart.appointment.starts_at + datetime.timedelta(hours=hours),
     )
 
 
@@ -556,8 +571,11 @@ def test_plans_count_a_plan_that_was_active_in_the_period_and_ended_after_it(the
 @pytest.fixture
 def courses(therapist, other_therapist):
     """Plans started on Monday 2 March 09:00 (unless told) after an intake
-    assessment at 08:00, with weekly signed sessions from 9 March and a
-    re-assessment on 13 April; the completed ones ended on 20 April."""
+    assessment at 08:00 (leg pain as at the first session, unless told), with
+    weekly signed sessions from 9 March and a re-assessment on 13 April; the
+    completed ones ended on 20 April. Leg pain goes from the intake (else the
+    first session before needling) to the latest measure: a later session
+    before needling, a check-in or the re-assessment."""
     hours = iter(range(7, 20))
 
     def course(
@@ -567,6 +585,8 @@ def courses(therapist, other_therapist):
         *,
         legs=(),
         scores=None,
+        reassessed_leg=6,
+        checkin=None,
         reassess=2,
         activated=None,
         ended=None,
@@ -576,39 +596,51 @@ def courses(therapist, other_therapist):
             ended = ended or at(day(4, 20), 12)
         course = plan(by, severity, status, activated=activated, ended=ended, reassess=reassess)
         hour = next(hours)
-        for number, leg in enumerate(legs, start=1):
+        charts = [
             session(course, number, activated.date() + number * WEEK, leg, hour=hour)
+            for number, leg in enumerate(legs, start=1)
+        ]
+        if checkin is not None:
+            check_in(charts[-1], checkin)
         if scores:
             intake, reassessment = scores
-            odi(course, Assessment.Kind.INTAKE, activated - datetime.timedelta(hours=1), intake)
+            leg = legs[0][0] if legs else 6
+            odi(course, Assessment.Kind.INTAKE, activated - datetime.timedelta(hours=1), intake, leg)
             if reassessment is not None:
-                odi(course, Assessment.Kind.REASSESSMENT, activated + 6 * WEEK, reassessment)
+                odi(course, Assessment.Kind.REASSESSMENT, activated + 6 * WEEK, reassessment, reassessed_leg)
         return course
 
     theo, priya = therapist, other_therapist
     plans = {
-        # Leg pain 3 -> 2: 1 point but 33%. ODI 40 -> 36.
-        "by_30_percent": course(theo, legs=[(3, 4), (4, 2)], scores=(40, 36)),
+        # Leg pain 3 -> 2 at the re-assessment: 1 point but 33%. ODI 40 -> 36.
+        "by_30_percent": course(theo, legs=[(3, 1), (3, 1)], scores=(40, 36), reassessed_leg=2),
         # Leg pain 10 -> 8: 2 points, 20% (the unsigned third session does not count). ODI 50 -> 44.
-        "by_2_points": course(theo, legs=[(10, 9), (9, 8)], scores=(50, 44)),
-        # Leg pain 6 -> 5: 1 point, 17%. ODI 44 -> 34: 10 points.
-        "by_odi_only": course(priya, legs=[(6, 5)], scores=(44, 34)),
+        "by_2_points": course(theo, legs=[(10, 5), (9, 4)], scores=(50, 44), reassessed_leg=8),
+        # Leg pain 6 -> 5: 1 point, 17%, whatever the needling did (6 -> 2). ODI 44 -> 34: 10 points.
+        "by_odi_only": course(priya, legs=[(6, 2)], scores=(44, 34), reassessed_leg=5),
         # Leg pain 7 -> 6: 1 point, 14%. ODI 40 -> 32: 8 points.
-        "not_at_all": course(priya, Severity.CHRONIC, legs=[(7, 6)], scores=(40, 32)),
+        "not_at_all": course(priya, Severity.CHRONIC, legs=[(7, 3)], scores=(40, 32)),
         # No sessions, no assessments: counted, but measured on nothing.
         "unmeasured": course(theo, Severity.MILD),
-        # Not completed in April.
+        # 7 -> 4 within the session, and leg pain 8 at the check-in the next day: worse.
+        "relief_only": course(theo, legs=[(7, 4)], checkin=8, reassess=1),
+        # 7 -> 6 within the session, and leg pain 4 at the check-in: 3 points.
+        "better_at_check_in": course(priya, legs=[(7, 6)], checkin=4, reassess=1),
+        # Not completed in April. Ended in March: measured once, at its first session.
         "ended_in_march": course(theo, legs=[(8, 2)], ended=at(day(3, 31), 12)),
-        "discontinued": course(priya, status=PlanStatus.DISCONTINUED, legs=[(8, 2)], scores=(60, 20)),
-        # Active: at the re-assessment point without a minimal important change, or not.
+        "discontinued": course(
+            priya, status=PlanStatus.DISCONTINUED, legs=[(8, 2)], scores=(60, 20), reassessed_leg=3
+        ),
+        # Active: at the re-assessment point without a minimal important change
+        # (relieved within every session, never for longer), or not.
         "stuck": course(
             theo,
             status=PlanStatus.ACTIVE,
-            legs=[(6, 6), (6, 6)],
+            legs=[(6, 2), (6, 2)],
             scores=(40, None),
             activated=at(day(3, 16), 9),
         ),
-        "improving": course(theo, status=PlanStatus.ACTIVE, legs=[(6, 5), (5, 4)]),
+        "improving": course(theo, status=PlanStatus.ACTIVE, legs=[(6, 5), (4, 3)]),
         "too_early": course(priya, status=PlanStatus.ACTIVE, legs=[(6, 6)]),
         "stuck_chronic": course(
             priya,
@@ -616,6 +648,7 @@ def courses(therapist, other_therapist):
             status=PlanStatus.ACTIVE,
             legs=[(5, 5)],
             scores=(40, 38),
+            reassessed_leg=5,
             reassess=1,
             activated=at(day(3, 9), 9),
         ),
@@ -629,24 +662,25 @@ def test_outcomes_of_completed_plans_by_severity_and_by_therapist(courses, thera
 
     severity, by_therapist = panel.tables
     # Plans, mean leg pain change, reached MIC on leg pain %, mean ODI change, on ODI %, on either %.
-    # Moderate: leg 1, 2, 1 (mean 1.3), MIC 2 of 3; ODI 4, 6, 10 (mean 6.7), MIC 1 of 3; either 3 of 3.
+    # Moderate: leg 1, 2, 1, -1, 3 (mean 1.2), MIC 3 of 5; ODI 4, 6, 10 (mean 6.7), MIC 1 of 3;
+    # either 4 of 5 (not the plan relieved only within the session).
     assert severity.rows == [
         ["Mild", 1, None, None, None, None, D("0.0")],
-        ["Moderate", 3, D("1.3"), D("66.7"), D("6.7"), D("33.3"), D("100.0")],
+        ["Moderate", 5, D("1.2"), D("60.0"), D("6.7"), D("33.3"), D("80.0")],
         ["Chronic", 1, D("1.0"), D("0.0"), D("8.0"), D("0.0"), D("0.0")],
         ["Complex", 0, None, None, None, None, None],
     ]
-    # Theo: by 30%, by 2 points, unmeasured. Priya: by ODI only, not at all.
+    # Theo: by 30%, by 2 points, unmeasured, relief only. Priya: by ODI only, not at all, better at check-in.
     assert rows_by(by_therapist) == {
-        therapist.get_full_name(): [3, D("1.5"), D("100.0"), D("5.0"), D("0.0"), D("66.7")],
-        other_therapist.get_full_name(): [2, D("1.0"), D("0.0"), D("9.0"), D("50.0"), D("50.0")],
+        therapist.get_full_name(): [4, D("0.7"), D("66.7"), D("5.0"), D("0.0"), D("50.0")],
+        other_therapist.get_full_name(): [3, D("1.7"), D("33.3"), D("9.0"), D("50.0"), D("66.7")],
     }
-    assert panel.figures == {"completed": 5, "reached_mic": D("60.0")}
+    assert panel.figures == {"completed": 7, "reached_mic": D("57.1")}
     assert panel.lists["not_improving"] == [courses["stuck_chronic"], courses["stuck"]]
     assert panel.lists["more_not_improving"] is False
     assert bars(panel.charts[0]) == {
         "Mild": "0.0%",
-        "Moderate": "100.0%",
+        "Moderate": "80.0%",
         "Chronic": "0.0%",
         "Complex": "no data",
     }
@@ -658,25 +692,28 @@ def test_outcomes_of_one_therapist(courses, therapist):
     severity, by_therapist = panel.tables
     assert [row[:2] for row in severity.rows] == [
         ["Mild", 1],
-        ["Moderate", 2],
+        ["Moderate", 3],
         ["Chronic", 0],
         ["Complex", 0],
     ]
-    assert severity.rows[1] == ["Moderate", 2, D("1.5"), D("100.0"), D("5.0"), D("0.0"), D("100.0")]
+    assert severity.rows[1] == ["Moderate", 3, D("0.7"), D("66.7"), D("5.0"), D("0.0"), D("66.7")]
     assert rows_by(by_therapist) == {
-        therapist.get_full_name(): [3, D("1.5"), D("100.0"), D("5.0"), D("0.0"), D("66.7")]
+        therapist.get_full_name(): [4, D("0.7"), D("66.7"), D("5.0"), D("0.0"), D("50.0")]
     }
     assert panel.lists["not_improving"] == [courses["stuck"]]
 
 
-def test_the_database_judges_outcomes_as_plan_outcomes_does(courses, therapist):
+def test_the_reports_judge_each_plan_as_its_page_does(courses, therapist):
+    """The plan page reads a plan's annotations; the reports count over the
+    measures in one aggregate query. Plan by plan, the two agree, and agree
+    with the rule written out by hand."""
     edge = {
         "no_pain": plan(therapist, reassess=1),  # 0 -> 0: no 30% of nothing
-        "worse": plan(therapist, reassess=1),  # 3 -> 5
+        "worse": plan(therapist, reassess=1),  # 3 -> 5 at the check-in
         "no_leg_score": plan(therapist, reassess=1),
     }
-    session(edge["no_pain"], 1, day(3, 9), (0, 0), hour=19)
-    session(edge["worse"], 1, day(3, 10), (3, 5), hour=19)
+    check_in(session(edge["no_pain"], 1, day(3, 9), (0, 0), hour=19), 0)
+    check_in(session(edge["worse"], 1, day(3, 10), (3, 1), hour=19), 5)
     SessionChartFactory(
         plan=edge["no_leg_score"], leg_pain_before=None, appointment__starts_at=at(day(3, 11), 19)
     )
@@ -686,14 +723,23 @@ def test_the_database_judges_outcomes_as_plan_outcomes_does(courses, therapist):
         p.pk: (p.leg_meets_mic, p.odi_meets_mic, p.not_improving)
         for p in with_outcomes(TreatmentPlan.objects.filter(pk__in=[p.pk for p in plans.values()]))
     }
-    in_python = {}
-    for p in plans.values():
+    on_the_page, counted = {}, {}
+    for name, p in plans.items():
         result = plan_outcomes(p)
-        in_python[p.pk] = (
+        on_the_page[name] = (
             bool(result.leg_pain and result.leg_pain.meets_mic),
             bool(result.odi and result.odi.meets_mic),
             result.not_improving,
         )
+        figures = (
+            with_measures(TreatmentPlan.objects.filter(pk=p.pk), back=False)
+            .distinct()
+            .aggregate(**outcome_aggregates())
+        )
+        counted[name] = (figures["leg_mic"] == 1, figures["odi_mic"] == 1)
+        if result.leg_pain:
+            assert reaches_pain_mic(result.leg_pain.start, result.leg_pain.end) is result.leg_pain.meets_mic
+            assert figures["leg_change"] == result.leg_pain.improvement
 
     expected = {
         "by_30_percent": (True, False, False),
@@ -701,7 +747,9 @@ def test_the_database_judges_outcomes_as_plan_outcomes_does(courses, therapist):
         "by_odi_only": (False, True, False),  # one session of two: not yet at re-assessment
         "not_at_all": (False, False, False),
         "unmeasured": (False, False, False),
-        "ended_in_march": (True, False, False),
+        "relief_only": (False, False, True),
+        "better_at_check_in": (True, False, False),
+        "ended_in_march": (False, False, False),
         "discontinued": (True, True, False),
         "stuck": (False, False, True),
         "improving": (True, False, False),
@@ -712,19 +760,20 @@ def test_the_database_judges_outcomes_as_plan_outcomes_does(courses, therapist):
         "no_leg_score": (False, False, True),
     }
     assert {name: annotated[p.pk] for name, p in plans.items()} == expected
-    assert {name: in_python[p.pk] for name, p in plans.items()} == expected
+    assert on_the_page == expected
+    assert counted == {name: judged[:2] for name, judged in expected.items()}
 
 
-def test_outcomes_measure_odi_at_the_plans_own_reassessment_not_a_later_plans(therapist):
-    """BUG (in plan_outcomes and its SQL twin alike): the ODI change of a plan
-    ends at the patient's latest re-assessment, even one made for a later plan
-    after this one ended, so April's outcomes change when the patient comes back."""
+def test_outcomes_measure_at_the_plans_own_reassessment_not_a_later_plans(therapist):
+    """The change of a plan ends at its own re-assessment, not one made for a
+    later plan after this one ended: April's outcomes stay as they were when
+    the patient comes back."""
     first = plan(therapist, status=PlanStatus.COMPLETED, ended=at(day(4, 20), 12), reassess=1)
     session(first, 1, day(3, 9), (6, 5))
-    odi(first, Assessment.Kind.INTAKE, at(day(3, 2), 8), 40)
-    odi(first, Assessment.Kind.REASSESSMENT, at(day(4, 13), 9), 36)  # 4 points: no MIC
+    odi(first, Assessment.Kind.INTAKE, at(day(3, 2), 8), 40, leg=6)
+    odi(first, Assessment.Kind.REASSESSMENT, at(day(4, 13), 9), 36, leg=5)  # 4 points: no MIC
     later = plan(therapist, activated=at(day(5, 4), 9), patient=first.patient)
-    odi(later, Assessment.Kind.REASSESSMENT, at(day(5, 11), 9), 20)  # the next plan's re-assessment
+    odi(later, Assessment.Kind.REASSESSMENT, at(day(5, 11), 9), 20, leg=1)  # the next plan's re-assessment
 
     panel = reports.outcomes_panel(APRIL)
 

@@ -32,7 +32,8 @@ class PatientFactory(factory.django.DjangoModelFactory):
     sex = Patient.Sex.FEMALE
     email = factory.LazyAttribute(lambda p: f"{p.first_name}.{p.last_name}@patient.example".lower())
     phone = factory.Sequence(lambda n: f"+1212555{n % 10000:04d}")
-    email_consent = True
+    # Consent to email reminders needs an address: a patient made without one has not consented.
+    email_consent = factory.LazyAttribute(lambda p: bool(p.email))
 
 
 class ScreeningFactory(factory.django.DjangoModelFactory):

@@ -391,3 +391,49 @@ def test_it_asks_a_new_item_added_by_the_clinic_admin_in_every_screening():
     assert codes(with_other_precautions.precautions) == ["epilepsy", "recent_surgery", "diabetes"]
     assert with_a_contraindication.result == Result.NOT_CLEARED
     assert codes(with_a_contraindication.precautions) == ["recent_surgery"]
+
+
+# What the check-in after a visit asks again.
+
+ASKED_AFTER_VISIT = {
+    "bladder_bowel_dysfunction",
+    "saddle_numbness",
+    "progressive_leg_weakness",
+    "bilateral_leg_symptoms",
+    "fever",
+}
+
+
+def test_it_asks_after_a_visit_only_the_red_flags_a_patient_can_report_since_it():
+    asked = set(ScreeningItem.objects.filter(asked_after_visit=True).values_list("code", flat=True))
+
+    assert asked == ASKED_AFTER_VISIT
+    # History is never asked again: the answer was given at screening and cannot change since a visit.
+    assert not asked & {"history_of_cancer", "significant_trauma", "unexplained_weight_loss"}
+    assert asked <= URGENT_RED_FLAGS | RED_FLAGS
+
+
+@pytest.mark.parametrize("code", ["pregnancy", "diabetes"])
+def test_it_refuses_to_ask_anything_but_a_red_flag_after_a_visit(code):
+    item = ScreeningItem.objects.get(code=code)
+    item.asked_after_visit = True
+
+    with pytest.raises(ValidationError) as raised:
+        item.full_clean()
+
+    assert raised.value.message_dict["asked_after_visit"] == [
+        "Only a red flag is asked in the check-in after a visit."
+    ]
+
+
+def test_a_clinic_admin_marks_a_red_flag_asked_after_a_visit_in_the_admin(client, clinic_admin):
+    item = ScreeningItem.objects.get(code="unexplained_weight_loss")
+    client.force_login(clinic_admin)
+    url = reverse("admin:patients_screeningitem_change", args=[item.pk])
+
+    response = client.post(url, admin_form_data(client.get(url), asked_after_visit="on"))
+
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert item.asked_after_visit
+    assert item.history.first().history_user == clinic_admin

@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.conf import settings
+from django.db import IntegrityError, transaction
 
 from patients import gate, services
 from patients.models import (
+    EMAIL_CONSENT_NEEDS_EMAIL,
     Assessment,
     Consent,
     ConsentText,
@@ -37,7 +39,12 @@ NO_CONSENT = "The patient has not given consent to the current consent text."
 
 @pytest.fixture
 def patient(therapist):
-    return PatientFactory(first_name="Maria", last_name="Alvarez", treating_therapist=therapist)
+    return PatientFactory(
+        first_name="Maria",
+        last_name="Alvarez",
+        email="maria.alvarez@patient.example",
+        treating_therapist=therapist,
+    )
 
 
 def all_no(**overrides):
@@ -61,6 +68,47 @@ def consent(patient, witness):
 
 def assessment_for(patient, **fields):
     return AssessmentFactory.build(patient=patient, therapist=None, **fields)
+
+
+# The registry.
+
+
+def unsaved_patient(**fields):
+    details = {"first_name": "Nadia", "last_name": "Okafor", "date_of_birth": datetime.date(1980, 5, 1)}
+    return Patient(**(details | {"sex": Patient.Sex.FEMALE} | fields))
+
+
+def test_it_refuses_consent_to_email_reminders_without_an_email_address():
+    with pytest.raises(PatientRecordError) as refused:
+        services.patient_save(patient=unsaved_patient(email="", email_consent=True))
+
+    assert str(refused.value) == EMAIL_CONSENT_NEEDS_EMAIL
+    assert not Patient.objects.filter(last_name="Okafor").exists()
+
+
+def test_it_refuses_to_clear_the_address_of_a_patient_who_consents(patient):
+    patient.email = ""
+
+    with pytest.raises(PatientRecordError, match="An email address is needed for email reminders"):
+        services.patient_save(patient=patient, email_consent_before=True)
+
+    patient.refresh_from_db()
+    assert patient.email == "maria.alvarez@patient.example"
+    assert patient.email_consent
+
+
+def test_it_turns_any_invalid_detail_into_a_patient_record_error():
+    with pytest.raises(PatientRecordError, match="The date of birth cannot be in the future"):
+        services.patient_save(patient=unsaved_patient(date_of_birth=datetime.date(2999, 1, 1)))
+
+
+def test_the_database_refuses_consent_to_email_reminders_without_an_email_address():
+    with pytest.raises(IntegrityError), transaction.atomic():
+        unsaved_patient(email="", email_consent=True).save()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Patient.objects.filter(pk=PatientFactory().pk).update(email="")
+
+    unsaved_patient(email="", email_consent=False).save()  # no address, no consent: fine
 
 
 # Screening: draft and sign.

@@ -18,6 +18,7 @@ from django.utils.html import escape
 
 from patients import gate, services
 from patients.models import (
+    EMAIL_CONSENT_NEEDS_EMAIL,
     Assessment,
     AuditEvent,
     Consent,
@@ -298,6 +299,78 @@ def test_it_keeps_the_consent_date_when_the_email_consent_does_not_change(client
     patient.refresh_from_db()
     assert patient.city == "Newark"
     assert patient.email_consent_changed_at == MONDAY_MORNING
+
+
+def field_error(response, name):
+    """The message shown under a field of the patient form."""
+    found = re.search(rf'id="error_1_id_{name}"[^>]*>\s*<strong>(.*?)</strong>', text(response), re.DOTALL)
+    return html.unescape(found.group(1)) if found else None
+
+
+def test_it_refuses_consent_to_email_reminders_without_an_email_address(client, receptionist):
+    client.force_login(receptionist)
+
+    response = client.post(
+        reverse("patients:register"), new_patient(email="", email_consent="on", city="Hoboken")
+    )
+
+    assert response.status_code == 200
+    assert field_error(response, "email_consent") == EMAIL_CONSENT_NEEDS_EMAIL
+    assert field_error(response, "email") is None
+    form = response.context["form"]
+    assert (form["first_name"].value(), form["city"].value(), form["email_consent"].value()) == (
+        "Nadia",
+        "Hoboken",
+        True,
+    )
+    assert 'value="Hoboken"' in text(response)
+    assert not Patient.objects.filter(last_name="Okafor").exists()
+
+
+def test_it_refuses_to_clear_the_email_address_of_a_patient_who_consents(client, receptionist, patient):
+    client.force_login(receptionist)
+
+    response = client.post(reverse("patients:edit", args=[patient.pk]), details(patient, email=""))
+
+    assert field_error(response, "email_consent") == EMAIL_CONSENT_NEEDS_EMAIL
+    patient.refresh_from_db()
+    assert (patient.email, patient.email_consent) == ("maria.alvarez@patient.example", True)
+
+
+def test_it_registers_a_patient_with_no_email_address_who_does_not_consent(client, receptionist):
+    client.force_login(receptionist)
+
+    response = client.post(reverse("patients:register"), new_patient(email=""))
+
+    assert response.status_code == 302
+    assert Patient.objects.get(last_name="Okafor").email_consent is False
+
+
+def admin_form_data(response, **changes):
+    """The admin form's current values as a browser would post them, with changes."""
+    form = response.context["adminform"].form
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        if value is True:
+            data[name] = "on"
+        elif value not in (False, None):
+            data[name] = value
+    data.update(changes)
+    return data
+
+
+def test_the_admin_refuses_consent_to_email_reminders_without_an_email_address(client, clinic_admin, patient):
+    client.force_login(clinic_admin)
+    url = reverse("admin:patients_patient_change", args=[patient.pk])
+
+    response = client.post(url, admin_form_data(client.get(url), email=""))
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"email_consent": [EMAIL_CONSENT_NEEDS_EMAIL]}
+    assert EMAIL_CONSENT_NEEDS_EMAIL in html.unescape(text(response))
+    patient.refresh_from_db()
+    assert (patient.email, patient.email_consent) == ("maria.alvarez@patient.example", True)
 
 
 def test_only_the_clinic_admin_reassigns_the_treating_therapist(

@@ -8,7 +8,6 @@ also proves that the plan and chart forms are labelled. SCREENSHOTS=1 saves
 each step's page under VAR_DIR/screenshots/ (var/screenshots/ by default).
 """
 
-import datetime
 import re
 
 import pytest
@@ -88,8 +87,12 @@ def chart_session(page, *, leg, back, needles):
 
 def test_a_chronic_plan_is_charted_amended_and_its_trend_shown(page, live_server, therapist):
     patient = factories.cleared_patient(therapist, first_name="Sam", last_name="Sciatica")
+    # The intake assessment in the morning, before the day's visits: leg pain 8.
     AssessmentFactory(
-        patient=patient, therapist=therapist, assessed_at=timezone.now() - datetime.timedelta(hours=1)
+        patient=patient,
+        therapist=therapist,
+        leg_pain=8,
+        assessed_at=timezone.now().replace(hour=9, minute=0, second=0, microsecond=0),
     )
     log_in(page, live_server, therapist)
 
@@ -164,10 +167,10 @@ def test_a_chronic_plan_is_charted_amended_and_its_trend_shown(page, live_server
     # 4. The plan: the trend, the sessions, the change against the minimal important change.
     page.goto(plan_url)
     expect(page.get_by_text("2 done, 4 remaining", exact=False)).to_be_visible()
-    trend = page.get_by_role("img", name=re.compile("^Pain before and after each session"))
+    trend = page.get_by_role("img", name=re.compile("^Pain before and after needling at each session"))
     expect(trend).to_be_visible()
     polylines = trend.locator("polyline")
-    expect(polylines).to_have_count(4)  # leg and back pain, before and after
+    expect(polylines).to_have_count(4)  # leg and back pain, before and after (no check-in yet)
     for index in range(4):
         assert len(polylines.nth(index).get_attribute("points").split()) == 2  # one point per session
     # Leg pain after: 5 (amended) then 4 on the 0-10 scale, 36 px margins on a 640 x 240 chart.
@@ -175,16 +178,27 @@ def test_a_chronic_plan_is_charted_amended_and_its_trend_shown(page, live_server
     assert trend.locator("polyline.leg-before").get_attribute("points") == "36.0,69.6 604.0,103.2"
 
     outcomes = page.get_by_role("region", name="Outcomes", exact=True)
-    leg_pain = outcomes.get_by_role("listitem").filter(has_text="Leg pain")
-    expect(leg_pain).to_have_text("Leg pain: 8 → 4 (minimal important change reached)")
+    leg_pain = outcomes.get_by_role("listitem").filter(has_text=re.compile("^Leg pain"))
+    # From the intake to before needling at session 2; the 6 -> 4 just after it is not counted.
+    expect(leg_pain).to_have_text(
+        re.compile(
+            r"^Leg pain: 8 \(assessment, [^)]+\) → 6 \(before needling at session 2, [^)]+\): "
+            "minimal important change reached$"
+        )
+    )
+    within = outcomes.get_by_role("listitem").filter(has_text="Within session")
+    expect(within).to_have_text(
+        "Within session, immediately after needling (not counted as improvement): leg pain 6 → 4 at session 2"
+    )
 
     sessions = page.get_by_role("table", name="Sessions with pain before and after")
     rows = sessions.get_by_role("row")
     expect(rows).to_have_count(3)  # the header and two sessions
     expect(rows.nth(1).get_by_role("cell").nth(0)).to_have_text("1")
     expect(rows.nth(1).get_by_role("cell").nth(2)).to_have_text("8 → 5")
-    expect(rows.nth(1).get_by_role("cell").nth(5)).to_have_text("Signed (amended)")
+    expect(rows.nth(1).get_by_role("cell").nth(4)).to_have_text("—")  # no check-in yet
+    expect(rows.nth(1).get_by_role("cell").nth(6)).to_have_text("Signed (amended)")
     expect(rows.nth(2).get_by_role("cell").nth(0)).to_have_text("2")
     expect(rows.nth(2).get_by_role("cell").nth(2)).to_have_text("6 → 4")
-    expect(rows.nth(2).get_by_role("cell").nth(5)).to_have_text("Signed")
+    expect(rows.nth(2).get_by_role("cell").nth(6)).to_have_text("Signed")
     screenshot(page, "plan-trend")

@@ -1,16 +1,21 @@
-"""The patient's check-in from the 24-hour aftercare email, and the alert it
-raises for the treating therapist."""
+"""The patient's check-in from the 24-hour aftercare email: it asks only
+what a patient can report since the visit, raises an alert for the treating
+therapist, and a link already used shows what was sent."""
 
 import datetime
+import re
 
 import pytest
 import time_machine
 from django.conf import settings
 from django.core import mail
+from django.template.defaultfilters import date as date_filter
+from django.template.defaultfilters import time as time_filter
 from django.urls import reverse
 from django.utils import timezone
 
 from clinic.celery import app
+from patients.models import ScreeningItem
 from scheduling.models import Reminder
 from treatments import services
 from treatments.models import AftercareCheckIn
@@ -60,6 +65,66 @@ def test_it_asks_the_red_flag_questions_without_a_login(client, visit):
 
     assert "Since your visit: Numbness or altered sensation in the saddle area" in page
     assert "How bad is the pain in your leg now?" in page
+
+
+# The symptoms a patient can report since the visit, as the rules table marks them.
+AFTER_VISIT = [
+    "bladder_bowel_dysfunction",
+    "saddle_numbness",
+    "progressive_leg_weakness",
+    "bilateral_leg_symptoms",
+    "fever",
+]
+
+
+def questions_asked(response):
+    return re.findall(r'name="([a-z_]+)" value="no"', response.content.decode())
+
+
+def test_it_asks_only_what_a_patient_can_report_since_the_visit(client, visit):
+    response = client.get(checkin_page(visit))
+
+    page = response.content.decode()
+    assert "How sore are the treated muscles now?" in page
+    assert "How bad is the pain in your leg now?" in page
+    assert questions_asked(response) == [f"flag_{code}" for code in AFTER_VISIT]
+    assert (
+        list(
+            ScreeningItem.objects.filter(asked_after_visit=True)
+            .order_by("position")
+            .values_list("code", flat=True)
+        )
+        == AFTER_VISIT
+    )
+    for history in ("A history of cancer", "Significant trauma", "Unexplained weight loss", "Pregnant"):
+        assert history not in page
+
+
+def test_an_honest_patient_with_a_past_cancer_raises_no_red_flag_alert(client, visit, mailoutbox):
+    """The earlier check-in asked "Since your visit: A history of cancer?", so
+    a patient with a past cancer answered yes, and alerted their therapist."""
+    response = client.post(checkin_page(visit), answers(flag_history_of_cancer="yes", leg_pain="4"))
+
+    assert "Your answers are with your therapist." in response.content.decode()
+    checkin = AftercareCheckIn.objects.get(appointment=visit)
+    assert (checkin.alert, checkin.red_flags, checkin.alert_reasons) == (False, [], [])
+    assert mailoutbox == []
+
+
+def test_the_clinic_admin_chooses_in_the_admin_what_the_check_in_asks(client, visit, clinic_admin):
+    fever = ScreeningItem.objects.get(code="fever")
+    client.force_login(clinic_admin)
+    change = reverse("admin:patients_screeningitem_change", args=[fever.pk])
+    form = client.get(change).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() not in (None, False)}
+    del data["asked_after_visit"]  # unticked
+
+    assert client.post(change, data).status_code == 302
+
+    client.logout()
+    asked = questions_asked(client.get(checkin_page(visit)))
+    assert asked == [f"flag_{code}" for code in AFTER_VISIT if code != "fever"]
+    assert fever.history.first().asked_after_visit is False
 
 
 def test_it_records_a_check_in_that_needs_no_alert(client, visit, therapist):
@@ -112,6 +177,54 @@ def test_it_takes_one_check_in_per_visit(client, visit):
     assert response.status_code == 400
     assert "already sent your check-in" in response.content.decode()
     assert AftercareCheckIn.objects.get(appointment=visit).leg_pain == 3
+
+
+def sent_on(checkin):
+    """The page's words for when the check-in was sent, in clinic time."""
+    sent = timezone.localtime(checkin.submitted_at)
+    return f"You sent this check-in on {date_filter(sent, 'l j F')} at {time_filter(sent, 'H:i')}"
+
+
+def test_a_used_link_says_at_once_when_it_was_sent_and_shows_the_answers_with_no_form(client, visit):
+    client.post(checkin_page(visit), answers(leg_pain="4", soreness="5", notes="Much better walking"))
+    checkin = AftercareCheckIn.objects.get(appointment=visit)
+
+    response = client.get(checkin_page(visit))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert sent_on(checkin) in page
+    assert "<form" not in page
+    assert questions_asked(response) == []
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert "Soreness of the treated muscles 5/10" in text
+    assert "Pain in your leg 4/10" in text
+    assert "New or worse since your visit None of the warning signs we asked about" in text
+    assert "Much better walking" in text
+
+
+def test_a_used_link_shows_the_warning_signs_reported(client, visit):
+    client.post(checkin_page(visit), answers(flag_saddle_numbness="yes", flag_fever="yes"))
+
+    page = client.get(checkin_page(visit)).content.decode()
+
+    assert "Numbness or altered sensation in the saddle area (buttocks, genitals, inner thighs)?" in page
+    assert "Fever, or feeling generally unwell, with the back pain?" in page
+    assert "Your therapist has been told and will call you." in page
+
+
+def test_a_second_check_in_posted_on_a_used_link_changes_nothing_and_shows_the_first(client, visit):
+    client.post(checkin_page(visit), answers(leg_pain="4"))
+    checkin = AftercareCheckIn.objects.get(appointment=visit)
+
+    response = client.post(checkin_page(visit), answers(leg_pain="9", flag_fever="yes"))
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert sent_on(checkin) in page
+    assert "nothing more was sent" in page
+    assert 'Pain in your leg</dt><dd class="col-sm-7">4/10' in page
+    assert list(AftercareCheckIn.objects.values_list("leg_pain", "red_flags")) == [(4, [])]
 
 
 def test_it_refuses_unanswered_questions_and_keeps_nothing(client, visit):

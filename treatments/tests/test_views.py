@@ -200,7 +200,13 @@ def test_the_plan_page_draws_the_pain_trend_and_shows_the_minimal_important_chan
     assert [css for _, css in polylines] == ["leg-before", "leg-after", "back-before", "back-after"]
     assert all(len(points.split()) == 2 for points, _ in polylines)
     page = text(response)
-    assert "Leg pain: 8 → 5 (minimal important change reached)" in page
+    # From before needling at the first session to before needling at the second: 2 points.
+    assert re.search(
+        r"Leg pain: 8 \(before needling at session 1, [^)]+\) → 6 \(before needling at session 2, [^)]+\): "
+        "minimal important change reached",
+        page,
+    )
+    assert "Within session, immediately after needling (not counted as improvement): leg pain 6 → 5" in page
     assert "Not improving" not in page
 
 
@@ -210,7 +216,7 @@ def test_the_plan_page_draws_no_trend_before_a_session_is_signed(as_therapist, p
     response = as_therapist.get(plan_url(plan))
 
     assert "<svg" not in response.content.decode()
-    assert "Leg pain: no signed sessions yet" in text(response)
+    assert "Leg pain: no measure since the baseline yet" in text(response)
 
 
 @pytest.mark.parametrize(("sessions", "warned"), [(1, False), (2, True)])
@@ -221,7 +227,10 @@ def test_it_warns_when_pain_is_unchanged_at_the_reassessment_point(as_therapist,
     page = text(as_therapist.get(plan_url(plan)))
 
     assert ("Not improving: at the re-assessment point (session 2)" in page) is warned
-    assert "Leg pain: 6 → 6 (below the minimal important change of 2 points or 30%)" in page
+    if sessions == 1:
+        assert "Leg pain: no measure since the baseline yet" in page
+    else:
+        assert re.search(r"Leg pain: 6 \([^)]+\) → 6 \([^)]+\): below the minimal important change", page)
 
 
 # What the pages refuse.

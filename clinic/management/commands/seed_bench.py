@@ -383,7 +383,7 @@ class Command(BaseCommand):
                 g || ' Broadway', (%(cities)s::text[])[1 + g %% %(ncities)s],
                 '100' || lpad((g %% 100)::text, 2, '0'),
                 '', '', '', '',
-                g %% 10 <> 0,
+                g %% 10 <> 0 AND g %% 9 <> 0,
                 %(now)s - make_interval(days => (g * 31) %% 3650)
             FROM generate_series(1, %(patients)s) g
             JOIN unnest(%(first)s::text[]) WITH ORDINALITY f(name, n) ON f.n = 1 + g %% %(nfirst)s
