@@ -31,7 +31,7 @@ def ask_the_symptoms_after_a_visit(apps, schema_editor):
 
 class Migration(migrations.Migration):
     # After the audit log's 0007 and 0008 once they are merged.
-    dependencies = [("patients", "0006_access_log")]
+    dependencies = [("patients", "0008_audit_triggers")]
 
     operations = [
         migrations.AddField(
