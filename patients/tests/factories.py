@@ -10,6 +10,7 @@ from clinic.tests.factories import UserFactory
 from patients import scoring, services
 from patients.models import (
     ODI_SECTIONS,
+    RED_FLAG_CATEGORIES,
     Assessment,
     Consent,
     ConsentText,
@@ -131,7 +132,8 @@ def screening_with_answers(*, patient, therapist, yes=(), notes="", sign=True):
 
 
 class ScreeningItemFactory(factory.django.DjangoModelFactory):
-    """A row of the rules table: a precaution unless told."""
+    """A row of the rules table: a precaution unless told. A red flag is a
+    symptom the check-in after a visit asks again, unless asked_after_visit=False."""
 
     class Meta:
         model = ScreeningItem
@@ -142,6 +144,7 @@ class ScreeningItemFactory(factory.django.DjangoModelFactory):
     category = ScreeningCategory.PRECAUTION
     guidance = "Do not needle near the scar."
     position = 500
+    asked_after_visit = factory.LazyAttribute(lambda i: i.category in RED_FLAG_CATEGORIES)
 
 
 class ConsentTextFactory(factory.django.DjangoModelFactory):
