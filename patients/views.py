@@ -134,19 +134,8 @@ def patient_detail(request, pk):
     clearance = gate.needling_clearance(patient)
     before = _timeline_before(request)
     timeline, earlier = _timeline(patient, clinical=clinical, user=request.user, before=before)
-    # Read through the relations: appointments and plan status are for every role.
-    upcoming = list(
-        patient.appointments.filter(starts_at__gte=timezone.now())
-        .exclude(status="cancelled")
-        .select_related("therapist", "room", "appointment_type")
-        .order_by("starts_at")
-    )
-    for appointment in upcoming:
-        appointment.needling_problems = (
-            clearance.problems_on(timezone.localdate(appointment.starts_at))
-            if appointment.appointment_type.involves_needling
-            else []
-        )
+    upcoming_after = _cursor(request, "upcoming_after")
+    upcoming, upcoming_later = _upcoming(patient, clearance, after=upcoming_after)
     services.clinical_access_log(
         user=request.user, patient=patient, record="clinical timeline" if clinical else "patient details"
     )
@@ -163,6 +152,8 @@ def patient_detail(request, pk):
             "timeline_before": before,
             "timeline_earlier": timeline[-1]["at"] if earlier else None,
             "upcoming": upcoming,
+            "upcoming_after": upcoming_after,
+            "upcoming_later": upcoming[-1].starts_at if upcoming_later else None,
             "open_series": patient.appointment_series.annotate(
                 upcoming=Count(
                     "appointments",
@@ -181,16 +172,45 @@ def patient_detail(request, pk):
 
 
 TIMELINE_PAGE = 40
+UPCOMING_PAGE = 10
+
+
+def _cursor(request, name):
+    """The date and time a "show more" link carries in `name`, or None (also
+    for anything that is not an aware date and time)."""
+    try:
+        value = parse_datetime(request.GET.get(name, ""))
+    except (ValueError, OverflowError):
+        return None
+    return value if value is not None and timezone.is_aware(value) else None
 
 
 def _timeline_before(request):
-    """The `before` cursor of the timeline's "show earlier" link, or None
-    (also for anything that is not an aware date and time)."""
-    try:
-        before = parse_datetime(request.GET.get("before", ""))
-    except (ValueError, OverflowError):
-        return None
-    return before if before is not None and timezone.is_aware(before) else None
+    """The `before` cursor of the timeline's "show earlier" link, or None."""
+    return _cursor(request, "before")
+
+
+def _upcoming(patient, clearance, *, after=None):
+    """The patient's next UPCOMING_PAGE appointments (after `after`, for the
+    "show later" link), each with why it may not be needled that day, and
+    whether more follow: a patient booked weekly a year ahead has fifty."""
+    # Read through the relations: appointments and plan status are for every role.
+    appointments = (
+        patient.appointments.filter(starts_at__gte=timezone.now())
+        .exclude(status="cancelled")
+        .select_related("therapist", "room", "appointment_type")
+        .order_by("starts_at", "pk")
+    )
+    if after is not None:
+        appointments = appointments.filter(starts_at__gt=after)
+    upcoming = list(appointments[: UPCOMING_PAGE + 1])
+    for appointment in upcoming:
+        appointment.needling_problems = (
+            clearance.problems_on(timezone.localdate(appointment.starts_at))
+            if appointment.appointment_type.involves_needling
+            else []
+        )
+    return upcoming[:UPCOMING_PAGE], len(upcoming) > UPCOMING_PAGE
 
 
 def _timeline(patient, *, clinical, user, before=None):
@@ -227,12 +247,7 @@ def _timeline(patient, *, clinical, user, before=None):
     sources.append(("appointment", window(appointments, F("starts_at")), False))
 
     entries = [
-        {
-            "at": record.timeline_at,
-            "kind": kind,
-            "object": record,
-            "url": record.get_absolute_url() if linked else None,
-        }
+        {"at": record.timeline_at, "kind": kind, "object": record, "linked": linked}
         for kind, queryset, linked in sources
         for record in queryset
     ]
@@ -242,6 +257,14 @@ def _timeline(patient, *, clinical, user, before=None):
     # next page (strictly older) skips none of them.
     while len(page) < len(entries) and entries[len(page)]["at"] == page[-1]["at"]:
         page.append(entries[len(page)])
+    # Only the entries shown get their links; an appointment's chart and
+    # check-in are looked up once here (a missing one is costly in a template).
+    for entry in page:
+        record = entry["object"]
+        entry["url"] = record.get_absolute_url() if entry.pop("linked") else None
+        if entry["kind"] == "appointment" and clinical:
+            entry["chart"] = getattr(record, "chart", None)
+            entry["checkin"] = getattr(record, "checkin", None)
     return page, len(entries) > len(page)
 
 

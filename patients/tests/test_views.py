@@ -576,6 +576,52 @@ def test_the_patient_page_runs_as_many_queries_for_10_entries_of_each_kind_as_fo
     assert text(response).count("Follow-up</strong>") == 10
 
 
+def upcoming_days(response):
+    return re.findall(r"<strong>(\w{3} \d{1,2} \w{3} \d{4}), 10:00</strong>", text(response))
+
+
+def later_link(response):
+    found = re.search(r'<a href="([^"]+)">Show later appointments</a>', text(response))
+    return html.unescape(found.group(1)) if found else None
+
+
+def test_a_patient_booked_weekly_a_year_ahead_sees_the_next_ten_and_pages_through_the_rest(
+    client, receptionist, patient, time_machine, django_assert_max_num_queries
+):
+    time_machine.move_to(MONDAY_MORNING - datetime.timedelta(days=1), tick=False)
+    weeks = [MONDAY_MORNING + datetime.timedelta(weeks=n) for n in range(52)]
+    for starts_at in weeks:
+        AppointmentFactory(patient=patient, starts_at=starts_at)
+    client.force_login(receptionist)
+    url = patient.get_absolute_url()
+    client.get(url)
+    with CaptureQueriesContext(connection) as first_page:
+        page = client.get(url)
+
+    assert upcoming_days(page) == [f"{day:%a} {day.day} {day:%b %Y}" for day in weeks[:10]]
+    seen = upcoming_days(page)
+    while link := later_link(page):
+        with django_assert_max_num_queries(len(first_page)):
+            page = client.get(url + link.removeprefix(url))
+        assert "Back to the next appointments" in text(page)
+        seen += upcoming_days(page)
+
+    assert seen == [f"{day:%a} {day.day} {day:%b %Y}" for day in weeks]
+
+
+def test_an_unreadable_upcoming_cursor_shows_the_next_appointments(
+    client, receptionist, patient, time_machine
+):
+    time_machine.move_to(MONDAY_MORNING - datetime.timedelta(days=1), tick=False)
+    AppointmentFactory(patient=patient, starts_at=MONDAY_MORNING)
+    client.force_login(receptionist)
+
+    for after in ["tomorrow", "2026-13-45T25:00", "9999-12-31T23:59:59+99:00", "2026-03-08T02:30"]:
+        response = client.get(patient.get_absolute_url(), {"upcoming_after": after})
+        assert response.status_code == 200
+        assert len(upcoming_days(response)) == 1
+
+
 def timeline_entries(response):
     return re.findall(
         r'<li class="list-group-item">\s*<div class="d-flex flex-wrap justify-content-between gap-2">',
