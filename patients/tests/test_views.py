@@ -527,6 +527,49 @@ def test_the_next_page_of_a_search_still_includes_archived_patients(client, rece
     assert len(listed(second_page)) == 1
 
 
+def test_the_patient_list_pages_without_counting_the_whole_table(client, receptionist):
+    PatientFactory.create_batch(53, last_name="Archer")
+    PatientFactory.create_batch(3, last_name="Zimmer")
+    client.force_login(receptionist)
+
+    with CaptureQueriesContext(connection) as queries:
+        first_page = client.get(reverse("patients:list"), {"q": "archer"})
+    assert not [query for query in queries.captured_queries if "COUNT(" in query["sql"].upper()]
+    assert len(listed(first_page)) == 50
+    assert "More than 50 match" in text(first_page)
+    next_link = re.search(r'<a class="page-link" href="([^"]+)">Next</a>', text(first_page))
+    second_page = client.get(reverse("patients:list") + html.unescape(next_link.group(1)))
+    assert len(listed(second_page)) == 3
+    assert "Page 2" in text(second_page)
+    assert 'class="page-link" href="?q=archer&amp;page=1">Previous</a>' in text(second_page)
+    assert ">Next</a>" not in text(second_page)
+
+    assert "3 patients match &ldquo;zimmer&rdquo;." in text(
+        client.get(reverse("patients:list"), {"q": "zimmer"})
+    )
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "x", "99999999999999999999999", "10001"])
+def test_an_impossible_page_number_shows_the_first_page(client, receptionist, page):
+    PatientFactory(last_name="Archer")
+    client.force_login(receptionist)
+
+    response = client.get(reverse("patients:list"), {"page": page})
+
+    assert response.status_code == 200
+    assert listed(response) == [f"Archer, {Patient.objects.get().first_name}"]
+
+
+def test_a_page_past_the_last_says_so(client, receptionist):
+    PatientFactory(last_name="Archer")
+    client.force_login(receptionist)
+
+    response = client.get(reverse("patients:list"), {"page": "3"})
+
+    assert listed(response) == []
+    assert "No more patients." in text(response)
+
+
 # How many queries the pages run.
 
 
