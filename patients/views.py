@@ -169,9 +169,11 @@ def patient_detail(request, pk):
     """Everyone: the patient's details and timeline. Clinical entries only
     for those who may read them (the read is logged); the front desk sees
     whether the patient is cleared and until when."""
-    patient = get_patient(pk)
+    # The clearance comes annotated on the patient's own row (the gate's
+    # annotations), not from three more queries.
+    patient = get_object_or_404(Patient.objects.select_related("treating_therapist").with_clearance(), pk=pk)
     clinical = services.can_read_clinical_records(request.user, patient)
-    clearance = gate.needling_clearance(patient)
+    clearance = gate.Clearance.from_row(patient, timezone.localdate())
     before = _timeline_before(request)
     timeline, earlier = _timeline(patient, clinical=clinical, user=request.user, before=before)
     upcoming_after = _cursor(request, "upcoming_after")
