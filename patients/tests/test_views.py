@@ -617,9 +617,8 @@ def test_the_patient_page_runs_as_many_queries_for_10_entries_of_each_kind_as_fo
     with django_assert_num_queries(len(one_each)):
         response = client.get(patient.get_absolute_url())
     assert text(response).count("Follow-up</strong>") == 10
-    # The patient comes with their clearance (no queries of the gate's own);
-    # the access log's transaction is most of the rest.
-    assert len(one_each) <= 17  # on PostgreSQL, which also takes the log's advisory lock
+    # The patient comes with their clearance (no queries of the gate's own).
+    assert len(one_each) <= 13
 
 
 def upcoming_days(response):
