@@ -13,6 +13,7 @@ from django.utils import timezone
 from clinic.tests import factories
 from scheduling.models import Appointment, AppointmentChange
 from scheduling.tests.factories import AppointmentFactory
+from scheduling.views import front_desk
 
 pytestmark = pytest.mark.django_db
 
@@ -156,7 +157,10 @@ def columns_shown(response):
 def test_a_large_clinic_pages_through_its_therapists_at_the_front_desk_in_as_many_queries(
     client, receptionist, django_assert_num_queries
 ):
-    therapists = [factories.therapist(username=f"t{n}", last_name=f"Therapist{n:02}") for n in range(8)]
+    per_page = front_desk.COLUMNS_PER_PAGE
+    therapists = [
+        factories.therapist(username=f"t{n}", last_name=f"Therapist{n:02}") for n in range(per_page + 2)
+    ]
     for therapist in therapists:
         AppointmentFactory(
             therapist=therapist, starts_at=at_hour(10), patient__last_name=f"Of{therapist.username}"
@@ -166,20 +170,22 @@ def test_a_large_clinic_pages_through_its_therapists_at_the_front_desk_in_as_man
     with CaptureQueriesContext(connection) as quiet:
         first = client.get(reverse("scheduling:front-desk"))
 
-    assert columns_shown(first) == [t.get_full_name() for t in therapists[:6]]
+    assert columns_shown(first) == [t.get_full_name() for t in therapists[:per_page]]
     assert "Oft0" in text(first)
-    assert "Oft7" not in text(first)  # on the next page
+    assert f"Oft{per_page}" not in text(first)  # on the next page
     for therapist in therapists:
         assert f"{therapist.get_full_name()} (1)" in text(first)  # every therapist named, with their count
-    assert "Booked: <strong>8</strong>" in text(first)  # the day's counts are the whole clinic's
+    assert f"Booked: <strong>{per_page + 2}</strong>" in text(
+        first
+    )  # the day's counts are the whole clinic's
 
     for therapist in therapists:
         for hour in (11, 12, 13, 14):
             AppointmentFactory(therapist=therapist, starts_at=at_hour(hour))
     with django_assert_num_queries(len(quiet)):
         second = client.get(reverse("scheduling:front-desk"), {"page": "2"})
-    assert columns_shown(second) == [t.get_full_name() for t in therapists[6:]]
-    assert "Oft7" in text(second)
+    assert columns_shown(second) == [t.get_full_name() for t in therapists[per_page:]]
+    assert f"Oft{per_page + 1}" in text(second)
     assert "Oft0" not in text(second)
     assert f"{therapists[0].get_full_name()} (5)" in text(second)
 

@@ -57,9 +57,10 @@ def _day_counts(day):
     return [(label, by_status.get(value, 0)) for value, label in Appointment.Status.choices], by_therapist
 
 
-# A column per therapist, this many at a time: a clinic with twenty-five
-# therapists pages through them rather than rendering hundreds of cards.
-COLUMNS_PER_PAGE = 6
+# A column per therapist, this many at a time (one row of columns on a wide
+# screen): a clinic with twenty-five therapists pages through them rather
+# than rendering hundreds of cards.
+COLUMNS_PER_PAGE = 4
 
 
 @roles.role_required(*roles.FRONT_DESK)
