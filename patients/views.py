@@ -1,6 +1,7 @@
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
@@ -53,6 +54,45 @@ def get_patient_for_consent(request, pk):
     return patient
 
 
+@dataclass
+class ListPage:
+    """One page of PAGE_SIZE rows and whether another follows, read as
+    PAGE_SIZE + 1 rows: no COUNT(*) over the whole table of patients."""
+
+    number: int
+    object_list: list
+    has_next: bool
+    # Pages past this are refused (the first page is shown): an offset must
+    # stay a number the database takes.
+    LAST = 10_000
+
+    @classmethod
+    def of(cls, queryset, number):
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            number = 1
+        if not 1 <= number <= cls.LAST:
+            number = 1
+        start = (number - 1) * PAGE_SIZE
+        rows = list(queryset[start : start + PAGE_SIZE + 1])
+        return cls(number=number, object_list=rows[:PAGE_SIZE], has_next=len(rows) > PAGE_SIZE)
+
+    @property
+    def has_previous(self):
+        return self.number > 1
+
+    @property
+    def has_other_pages(self):
+        return self.has_previous or self.has_next
+
+    def previous_page_number(self):
+        return self.number - 1
+
+    def next_page_number(self):
+        return self.number + 1
+
+
 @roles.role_required(*roles.STAFF)
 def patient_list(request):
     """Everyone: find a patient by name, date of birth, phone or email."""
@@ -63,7 +103,7 @@ def patient_list(request):
         query = form.cleaned_data["q"].strip()
         patients = Patient.objects.all() if form.cleaned_data["archived"] else Patient.objects.active()
         patients = patients.search(query) if query else patients.order_by("-created_at", "-id")
-    page = Paginator(patients.with_clearance(), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = ListPage.of(patients.with_clearance(), request.GET.get("page"))
     return render(
         request,
         "patients/list.html",
@@ -129,24 +169,15 @@ def patient_detail(request, pk):
     """Everyone: the patient's details and timeline. Clinical entries only
     for those who may read them (the read is logged); the front desk sees
     whether the patient is cleared and until when."""
-    patient = get_patient(pk)
+    # The clearance comes annotated on the patient's own row (the gate's
+    # annotations), not from three more queries.
+    patient = get_object_or_404(Patient.objects.select_related("treating_therapist").with_clearance(), pk=pk)
     clinical = services.can_read_clinical_records(request.user, patient)
-    clearance = gate.needling_clearance(patient)
+    clearance = gate.Clearance.from_row(patient, timezone.localdate())
     before = _timeline_before(request)
     timeline, earlier = _timeline(patient, clinical=clinical, user=request.user, before=before)
-    # Read through the relations: appointments and plan status are for every role.
-    upcoming = list(
-        patient.appointments.filter(starts_at__gte=timezone.now())
-        .exclude(status="cancelled")
-        .select_related("therapist", "room", "appointment_type")
-        .order_by("starts_at")
-    )
-    for appointment in upcoming:
-        appointment.needling_problems = (
-            clearance.problems_on(timezone.localdate(appointment.starts_at))
-            if appointment.appointment_type.involves_needling
-            else []
-        )
+    upcoming_after = _cursor(request, "upcoming_after")
+    upcoming, upcoming_later = _upcoming(patient, clearance, after=upcoming_after)
     services.clinical_access_log(
         user=request.user, patient=patient, record="clinical timeline" if clinical else "patient details"
     )
@@ -163,6 +194,8 @@ def patient_detail(request, pk):
             "timeline_before": before,
             "timeline_earlier": timeline[-1]["at"] if earlier else None,
             "upcoming": upcoming,
+            "upcoming_after": upcoming_after,
+            "upcoming_later": upcoming[-1].starts_at if upcoming_later else None,
             "open_series": patient.appointment_series.annotate(
                 upcoming=Count(
                     "appointments",
@@ -181,16 +214,45 @@ def patient_detail(request, pk):
 
 
 TIMELINE_PAGE = 40
+UPCOMING_PAGE = 10
+
+
+def _cursor(request, name):
+    """The date and time a "show more" link carries in `name`, or None (also
+    for anything that is not an aware date and time)."""
+    try:
+        value = parse_datetime(request.GET.get(name, ""))
+    except (ValueError, OverflowError):
+        return None
+    return value if value is not None and timezone.is_aware(value) else None
 
 
 def _timeline_before(request):
-    """The `before` cursor of the timeline's "show earlier" link, or None
-    (also for anything that is not an aware date and time)."""
-    try:
-        before = parse_datetime(request.GET.get("before", ""))
-    except (ValueError, OverflowError):
-        return None
-    return before if before is not None and timezone.is_aware(before) else None
+    """The `before` cursor of the timeline's "show earlier" link, or None."""
+    return _cursor(request, "before")
+
+
+def _upcoming(patient, clearance, *, after=None):
+    """The patient's next UPCOMING_PAGE appointments (after `after`, for the
+    "show later" link), each with why it may not be needled that day, and
+    whether more follow: a patient booked weekly a year ahead has fifty."""
+    # Read through the relations: appointments and plan status are for every role.
+    appointments = (
+        patient.appointments.filter(starts_at__gte=timezone.now())
+        .exclude(status="cancelled")
+        .select_related("therapist", "room", "appointment_type")
+        .order_by("starts_at", "pk")
+    )
+    if after is not None:
+        appointments = appointments.filter(starts_at__gt=after)
+    upcoming = list(appointments[: UPCOMING_PAGE + 1])
+    for appointment in upcoming:
+        appointment.needling_problems = (
+            clearance.problems_on(timezone.localdate(appointment.starts_at))
+            if appointment.appointment_type.involves_needling
+            else []
+        )
+    return upcoming[:UPCOMING_PAGE], len(upcoming) > UPCOMING_PAGE
 
 
 def _timeline(patient, *, clinical, user, before=None):
@@ -227,12 +289,7 @@ def _timeline(patient, *, clinical, user, before=None):
     sources.append(("appointment", window(appointments, F("starts_at")), False))
 
     entries = [
-        {
-            "at": record.timeline_at,
-            "kind": kind,
-            "object": record,
-            "url": record.get_absolute_url() if linked else None,
-        }
+        {"at": record.timeline_at, "kind": kind, "object": record, "linked": linked}
         for kind, queryset, linked in sources
         for record in queryset
     ]
@@ -242,6 +299,14 @@ def _timeline(patient, *, clinical, user, before=None):
     # next page (strictly older) skips none of them.
     while len(page) < len(entries) and entries[len(page)]["at"] == page[-1]["at"]:
         page.append(entries[len(page)])
+    # Only the entries shown get their links; an appointment's chart and
+    # check-in are looked up once here (a missing one is costly in a template).
+    for entry in page:
+        record = entry["object"]
+        entry["url"] = record.get_absolute_url() if entry.pop("linked") else None
+        if entry["kind"] == "appointment" and clinical:
+            entry["chart"] = getattr(record, "chart", None)
+            entry["checkin"] = getattr(record, "checkin", None)
     return page, len(entries) > len(page)
 
 

@@ -50,9 +50,10 @@ def patient_initials(patient) -> str:
     return f"{patient.first_name}{initial}"
 
 
-def appointment_event(appointment, *, for_therapist=False) -> Event:
+def appointment_event(appointment, *, for_therapist=False, stamp=None) -> Event:
     """One VEVENT for an appointment. With for_therapist, the summary adds the
-    patient's first name and last initial and the description the room."""
+    patient's first name and last initial and the description the room.
+    `stamp` is the DTSTAMP (now, in UTC, unless given)."""
     cancelled = appointment.status == Appointment.Status.CANCELLED
     summary = f"{appointment.appointment_type.name} at {settings.CLINIC_NAME}"
     if for_therapist:
@@ -70,7 +71,7 @@ def appointment_event(appointment, *, for_therapist=False) -> Event:
 
     event = Event()
     event.add("uid", uid_for(appointment))
-    event.add("dtstamp", timezone.now().astimezone(datetime.UTC))
+    event.add("dtstamp", stamp or timezone.now().astimezone(datetime.UTC))
     event.add("dtstart", appointment.starts_at.astimezone(datetime.UTC))
     event.add("dtend", appointment.ends_at.astimezone(datetime.UTC))
     event.add("sequence", _sequence(appointment))
@@ -96,8 +97,9 @@ def calendar_for(appointments, name, *, for_therapist=False, refresh_hours=None)
             "refresh-interval", datetime.timedelta(hours=refresh_hours), parameters={"VALUE": "DURATION"}
         )
         calendar.add("x-published-ttl", f"PT{refresh_hours}H")
+    stamp = timezone.now().astimezone(datetime.UTC)
     for appointment in appointments:
-        calendar.add_component(appointment_event(appointment, for_therapist=for_therapist))
+        calendar.add_component(appointment_event(appointment, for_therapist=for_therapist, stamp=stamp))
     return calendar
 
 
@@ -117,6 +119,23 @@ class FeedWindow:
         return Appointment.objects.for_therapist(therapist_id).filter(
             starts_at__gte=_midnight(self.today - datetime.timedelta(days=FEED_PAST_DAYS)),
             starts_at__lt=_midnight(self.today + datetime.timedelta(days=FEED_AHEAD_DAYS)),
+        )
+
+    def events(self, therapist_id):
+        """The window's appointments with what a therapist's feed shows of
+        them, and nothing more (a feed holds hundreds of events)."""
+        return with_sequence(
+            self.appointments(therapist_id)
+            .select_related("patient", "room", "appointment_type")
+            .only(
+                "starts_at",
+                "ends_at",
+                "status",
+                "patient__first_name",
+                "patient__last_name",
+                "room__name",
+                "appointment_type__name",
+            )
         )
 
     def version(self, therapist_id):

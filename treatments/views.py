@@ -44,15 +44,28 @@ def my_day(request):
     tomorrow = timezone.make_aware(
         datetime.datetime.combine(today + datetime.timedelta(days=1), datetime.time.min)
     )
-    # The next four weeks, one query: what is left of this week (to Sunday),
-    # and the needling visits whose patient's clearance lapsed since booking.
-    ahead = list(
-        mine.filter(starts_at__gte=tomorrow, starts_at__lt=tomorrow + datetime.timedelta(days=28))
+    week_end = tomorrow + datetime.timedelta(days=6 - today.weekday())
+    ahead = mine.filter(starts_at__gte=tomorrow, starts_at__lt=tomorrow + datetime.timedelta(days=28))
+    # The next four weeks: only the needling visits still to come are read
+    # (whose patient's clearance may have lapsed since booking); the rest of
+    # this week is counted.
+    needling_ahead = (
+        ahead.filter(status__in=scheduling_services.UPCOMING, appointment_type__involves_needling=True)
         .select_related("patient", "appointment_type")
+        .only(
+            "starts_at",
+            "status",
+            "patient__first_name",
+            "patient__last_name",
+            "appointment_type__involves_needling",
+        )
         .with_patient_clearance()
         .order_by("starts_at")
     )
-    week_end = tomorrow + datetime.timedelta(days=6 - today.weekday())
+    visits = list(visits)
+    for visit in visits:
+        # Looked up once: a visit with no chart is costly to ask in a template.
+        visit.todays_chart = getattr(visit, "chart", None)
     unsigned = (
         SessionChart.objects.filter(therapist=request.user, signed_at__isnull=True)
         .select_related("plan__patient", "appointment")
@@ -74,11 +87,11 @@ def my_day(request):
             "today": today,
             "not_cleared": [
                 visit
-                for visit in [*visits, *ahead]
+                for visit in [*visits, *needling_ahead]
                 if visit.status in scheduling_services.UPCOMING and visit.needling_not_cleared
             ],
             "visits": visits,
-            "later_this_week": sum(visit.starts_at < week_end for visit in ahead),
+            "later_this_week": ahead.filter(starts_at__lt=week_end).count(),
             "unsigned": unsigned,
             "alerts": alerts,
         },

@@ -10,11 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from scheduling.models import Appointment, Reminder
-from scheduling.tests.factories import AppointmentFactory
+from scheduling.tests.factories import AppointmentFactory, needling_type
 from treatments.models import AftercareCheckIn
 
 # Declared for the whole module: some tests only reach the database through
@@ -138,6 +140,47 @@ def test_it_says_so_when_the_therapist_has_no_visits_today(client, therapist, ot
     text = page_text(client.get(reverse("treatments:my-day")))
     assert "You have no visits booked today." in text
     assert "Later this week: 0 visits booked." in text
+
+
+def test_it_warns_of_needling_visits_ahead_in_as_few_queries_for_a_full_month_as_for_a_quiet_one(
+    client, therapist, django_assert_num_queries
+):
+    """Four weeks ahead: needling visits of patients who are not cleared are
+    listed, the rest of the week is counted, and a full diary costs no more."""
+    needling = needling_type()
+
+    def book(day, hour, name, *, appointment_type=None):
+        first_name, last_name = name.split()
+        extra = {"appointment_type": appointment_type} if appointment_type else {}
+        return AppointmentFactory(
+            therapist=therapist,
+            patient__first_name=first_name,
+            patient__last_name=last_name,
+            starts_at=at(day, hour),
+            **extra,
+        )
+
+    book(TOMORROW, 10, "Helen Fischer")
+    book(TODAY + datetime.timedelta(days=6), 10, "Sam Unscreened", appointment_type=needling)
+    client.force_login(therapist)
+    client.get(reverse("treatments:my-day"))
+    with CaptureQueriesContext(connection) as quiet:
+        text = page_text(client.get(reverse("treatments:my-day")))
+    assert "Later this week: 1 visit booked." in text
+    assert "Needling visits your patients are no longer cleared for" in text
+    assert "Sam Unscreened , Tue 19 May, 10:00" in text
+    assert "Helen Fischer" not in text  # not needled, and not today
+
+    for n in range(2, 28):
+        book(TODAY + datetime.timedelta(days=n), 14, f"Other Patient{n}")
+    book(TODAY + datetime.timedelta(days=20), 9, "Lee Unscreened", appointment_type=needling)
+
+    with django_assert_num_queries(len(quiet)):
+        text = page_text(client.get(reverse("treatments:my-day")))
+    assert "Later this week: 4 visits booked." in text  # Thursday to Sunday
+    assert "Sam Unscreened , Tue 19 May, 10:00" in text
+    assert "Lee Unscreened , Tue 2 Jun, 09:00" in text
+    assert "Other Patient" not in text
 
 
 # The clinic admin's dashboard.

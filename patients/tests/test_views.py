@@ -527,6 +527,49 @@ def test_the_next_page_of_a_search_still_includes_archived_patients(client, rece
     assert len(listed(second_page)) == 1
 
 
+def test_the_patient_list_pages_without_counting_the_whole_table(client, receptionist):
+    PatientFactory.create_batch(53, last_name="Archer")
+    PatientFactory.create_batch(3, last_name="Zimmer")
+    client.force_login(receptionist)
+
+    with CaptureQueriesContext(connection) as queries:
+        first_page = client.get(reverse("patients:list"), {"q": "archer"})
+    assert not [query for query in queries.captured_queries if "COUNT(" in query["sql"].upper()]
+    assert len(listed(first_page)) == 50
+    assert "More than 50 match" in text(first_page)
+    next_link = re.search(r'<a class="page-link" href="([^"]+)">Next</a>', text(first_page))
+    second_page = client.get(reverse("patients:list") + html.unescape(next_link.group(1)))
+    assert len(listed(second_page)) == 3
+    assert "Page 2" in text(second_page)
+    assert 'class="page-link" href="?q=archer&amp;page=1">Previous</a>' in text(second_page)
+    assert ">Next</a>" not in text(second_page)
+
+    assert "3 patients match &ldquo;zimmer&rdquo;." in text(
+        client.get(reverse("patients:list"), {"q": "zimmer"})
+    )
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "x", "99999999999999999999999", "10001"])
+def test_an_impossible_page_number_shows_the_first_page(client, receptionist, page):
+    PatientFactory(last_name="Archer")
+    client.force_login(receptionist)
+
+    response = client.get(reverse("patients:list"), {"page": page})
+
+    assert response.status_code == 200
+    assert listed(response) == [f"Archer, {Patient.objects.get().first_name}"]
+
+
+def test_a_page_past_the_last_says_so(client, receptionist):
+    PatientFactory(last_name="Archer")
+    client.force_login(receptionist)
+
+    response = client.get(reverse("patients:list"), {"page": "3"})
+
+    assert listed(response) == []
+    assert "No more patients." in text(response)
+
+
 # How many queries the pages run.
 
 
@@ -574,6 +617,54 @@ def test_the_patient_page_runs_as_many_queries_for_10_entries_of_each_kind_as_fo
     with django_assert_num_queries(len(one_each)):
         response = client.get(patient.get_absolute_url())
     assert text(response).count("Follow-up</strong>") == 10
+    # The patient comes with their clearance (no queries of the gate's own).
+    assert len(one_each) <= 13
+
+
+def upcoming_days(response):
+    return re.findall(r"<strong>(\w{3} \d{1,2} \w{3} \d{4}), 10:00</strong>", text(response))
+
+
+def later_link(response):
+    found = re.search(r'<a href="([^"]+)">Show later appointments</a>', text(response))
+    return html.unescape(found.group(1)) if found else None
+
+
+def test_a_patient_booked_weekly_a_year_ahead_sees_the_next_ten_and_pages_through_the_rest(
+    client, receptionist, patient, time_machine, django_assert_max_num_queries
+):
+    time_machine.move_to(MONDAY_MORNING - datetime.timedelta(days=1), tick=False)
+    weeks = [MONDAY_MORNING + datetime.timedelta(weeks=n) for n in range(52)]
+    for starts_at in weeks:
+        AppointmentFactory(patient=patient, starts_at=starts_at)
+    client.force_login(receptionist)
+    url = patient.get_absolute_url()
+    client.get(url)
+    with CaptureQueriesContext(connection) as first_page:
+        page = client.get(url)
+
+    assert upcoming_days(page) == [f"{day:%a} {day.day} {day:%b %Y}" for day in weeks[:10]]
+    seen = upcoming_days(page)
+    while link := later_link(page):
+        with django_assert_max_num_queries(len(first_page)):
+            page = client.get(url + link.removeprefix(url))
+        assert "Back to the next appointments" in text(page)
+        seen += upcoming_days(page)
+
+    assert seen == [f"{day:%a} {day.day} {day:%b %Y}" for day in weeks]
+
+
+def test_an_unreadable_upcoming_cursor_shows_the_next_appointments(
+    client, receptionist, patient, time_machine
+):
+    time_machine.move_to(MONDAY_MORNING - datetime.timedelta(days=1), tick=False)
+    AppointmentFactory(patient=patient, starts_at=MONDAY_MORNING)
+    client.force_login(receptionist)
+
+    for after in ["tomorrow", "2026-13-45T25:00", "9999-12-31T23:59:59+99:00", "2026-03-08T02:30"]:
+        response = client.get(patient.get_absolute_url(), {"upcoming_after": after})
+        assert response.status_code == 200
+        assert len(upcoming_days(response)) == 1
 
 
 def timeline_entries(response):

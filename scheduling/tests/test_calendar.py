@@ -285,8 +285,45 @@ def test_it_serves_the_feed_in_the_same_number_of_queries_for_1_or_20_appointmen
         appointment.changes.create(action="rescheduled")
     twenty = feed_queries(client, feed)
 
-    assert one == twenty == 3  # the feed, its version, its events
+    assert one == twenty == 3  # the feed, its version, its events (new each time: not cached)
     assert len(parse(client.get(feed_path(feed)).content).events) == 20
+
+
+def test_it_serves_an_unchanged_feed_again_from_the_cache_without_reading_its_events(
+    client, therapist, patient, django_assert_max_num_queries
+):
+    for day in range(5):
+        AppointmentFactory(
+            therapist=therapist,
+            patient=patient,
+            starts_at=at(MONDAY_AFTER_DST + datetime.timedelta(days=day), 9),
+        )
+    feed = services.calendar_feed_for(therapist=therapist)
+    first = client.get(feed_path(feed))
+
+    with django_assert_max_num_queries(2):  # the feed and its version, no events
+        again = client.get(feed_path(feed))
+
+    assert again.status_code == 200
+    assert again.content == first.content
+    assert again["ETag"] == first["ETag"]
+    assert len(parse(again.content).events) == 5
+
+
+def test_a_change_to_an_appointment_shows_in_the_feed_at_once_despite_the_cache(
+    client, time_machine, book, receptionist, working_week
+):
+    appointment = book(at(MONDAY_AFTER_DST, 9))
+    feed = services.calendar_feed_for(therapist=working_week)
+    before = client.get(feed_path(feed))
+    assert [str(event["status"]) for event in parse(before.content).events] == ["CONFIRMED"]
+
+    time_machine.shift(datetime.timedelta(minutes=1))
+    services.appointment_cancel(appointment=appointment, cancelled_by="clinic", user=receptionist)
+    after = client.get(feed_path(feed))
+
+    assert after["ETag"] != before["ETag"]
+    assert [str(event["status"]) for event in parse(after.content).events] == ["CANCELLED"]
 
 
 def conditional_get(client, feed, response):

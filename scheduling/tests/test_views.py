@@ -1,14 +1,19 @@
 """The front desk's one-click actions: check in, no-show, cancel."""
 
 import datetime
+import re
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from clinic.tests import factories
 from scheduling.models import Appointment, AppointmentChange
 from scheduling.tests.factories import AppointmentFactory
+from scheduling.views import front_desk
 
 pytestmark = pytest.mark.django_db
 
@@ -137,3 +142,60 @@ def test_it_shows_the_front_desk_which_patients_get_no_email(client, receptionis
     client.force_login(receptionist)
 
     assert "no email" in client.get(reverse("scheduling:front-desk")).content.decode()
+
+
+def text(response):
+    return response.content.decode()
+
+
+def columns_shown(response):
+    return re.findall(
+        r'<h2 class="h6 border-bottom pb-1" id="therapist-\d+"><a [^>]+>([^<]+)</a>', text(response)
+    )
+
+
+def test_a_large_clinic_pages_through_its_therapists_at_the_front_desk_in_as_many_queries(
+    client, receptionist, django_assert_num_queries
+):
+    per_page = front_desk.COLUMNS_PER_PAGE
+    therapists = [
+        factories.therapist(username=f"t{n}", last_name=f"Therapist{n:02}") for n in range(per_page + 2)
+    ]
+    for therapist in therapists:
+        AppointmentFactory(
+            therapist=therapist, starts_at=at_hour(10), patient__last_name=f"Of{therapist.username}"
+        )
+    client.force_login(receptionist)
+    client.get(reverse("scheduling:front-desk"))
+    with CaptureQueriesContext(connection) as quiet:
+        first = client.get(reverse("scheduling:front-desk"))
+
+    assert columns_shown(first) == [t.get_full_name() for t in therapists[:per_page]]
+    assert "Oft0" in text(first)
+    assert f"Oft{per_page}" not in text(first)  # on the next page
+    for therapist in therapists:
+        assert f"{therapist.get_full_name()} (1)" in text(first)  # every therapist named, with their count
+    assert f"Booked: <strong>{per_page + 2}</strong>" in text(
+        first
+    )  # the day's counts are the whole clinic's
+
+    for therapist in therapists:
+        for hour in (11, 12, 13, 14):
+            AppointmentFactory(therapist=therapist, starts_at=at_hour(hour))
+    with django_assert_num_queries(len(quiet)):
+        second = client.get(reverse("scheduling:front-desk"), {"page": "2"})
+    assert columns_shown(second) == [t.get_full_name() for t in therapists[per_page:]]
+    assert f"Oft{per_page + 1}" in text(second)
+    assert "Oft0" not in text(second)
+    assert f"{therapists[0].get_full_name()} (5)" in text(second)
+
+
+@pytest.mark.parametrize("page", ["0", "3", "-1", "x", "9" * 5000])
+def test_an_impossible_page_of_therapists_shows_the_first(client, receptionist, therapist, page):
+    AppointmentFactory(therapist=therapist, starts_at=at_hour(10), patient__last_name="Okafor")
+    client.force_login(receptionist)
+
+    response = client.get(reverse("scheduling:front-desk"), {"page": page})
+
+    assert response.status_code == 200
+    assert "Okafor" in text(response)

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -15,6 +16,9 @@ from scheduling import calendar, services
 from scheduling.models import Appointment, CalendarFeed
 
 FEED_REFRESH_HOURS = 1
+# A rendered feed is kept under its ETag, which changes with any appointment
+# in the window and with the day: a day is as long as one can be current.
+FEED_CACHE_SECONDS = 24 * 60 * 60
 
 
 def ics_response(calendar_, filename=None):
@@ -46,24 +50,26 @@ def appointment_ics(request, pk):
 def calendar_feed(request, token):
     """Anyone holding the feed's secret address (the therapist's calendar
     app): the therapist's appointments from 60 days ago to a year ahead,
-    with an ETag and Last-Modified, so an unchanged feed costs a 304.
+    with an ETag and Last-Modified, so an unchanged feed costs a 304, and
+    its body kept in the shared cache under that ETag, so a calendar app
+    that asks again unconditionally costs one read of the cache.
     An unknown or revoked token, or a therapist who left, gets 404."""
     feed = get_object_or_404(CalendarFeed, token=token, revoked_at__isnull=True, therapist__is_active=True)
     window = calendar.FeedWindow(timezone.localdate())
     etag, last_modified = window.version(feed.therapist_id)
     response = get_conditional_response(request, etag=etag, last_modified=last_modified)
     if response is None:
-        appointments = calendar.with_sequence(
-            window.appointments(feed.therapist_id).select_related("patient", "room", "appointment_type")
-        )
-        response = ics_response(
-            calendar.calendar_for(
-                appointments,
+        key = f"calendar-feed:{feed.pk}:{etag}"
+        body = cache.get(key)
+        if body is None:
+            body = calendar.calendar_for(
+                window.events(feed.therapist_id),
                 f"{settings.CLINIC_NAME}: my appointments",
                 for_therapist=True,
                 refresh_hours=FEED_REFRESH_HOURS,
-            )
-        )
+            ).to_ical()
+            cache.set(key, body, FEED_CACHE_SECONDS)
+        response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["ETag"] = etag
     response["Last-Modified"] = http_date(last_modified)
     return response

@@ -1,6 +1,7 @@
 import datetime
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -42,18 +43,52 @@ def _columns(day):
 
 def _status_counts(day):
     """The day's appointments by status, every status listed. One query."""
-    by_status = dict(
-        Appointment.objects.on_day(day).values("status").annotate(n=Count("id")).values_list("status", "n")
-    )
-    return [(label, by_status.get(value, 0)) for value, label in Appointment.Status.choices]
+    return _day_counts(day)[0]
+
+
+def _day_counts(day):
+    """The day's appointments by status (every status listed) and by
+    therapist. One query."""
+    by_status, by_therapist = {}, {}
+    rows = Appointment.objects.on_day(day).values("therapist_id", "status").annotate(n=Count("id")).order_by()
+    for row in rows:
+        by_status[row["status"]] = by_status.get(row["status"], 0) + row["n"]
+        by_therapist[row["therapist_id"]] = by_therapist.get(row["therapist_id"], 0) + row["n"]
+    return [(label, by_status.get(value, 0)) for value, label in Appointment.Status.choices], by_therapist
+
+
+# A column per therapist, this many at a time (one row of columns on a wide
+# screen): a clinic with twenty-five therapists pages through them rather
+# than rendering hundreds of cards.
+COLUMNS_PER_PAGE = 4
 
 
 @roles.role_required(*roles.FRONT_DESK)
 def front_desk(request):
     """Receptionist and clinic admin: the day at the front desk, a column per
-    therapist, with check-in, no-show and cancel one click away."""
+    therapist (COLUMNS_PER_PAGE at a time, every therapist named above them
+    with their count), with check-in, no-show and cancel one click away."""
     day = _day(request)
-    columns, appointments = _columns(day)
+    status_counts, by_therapist = _day_counts(day)
+    people = list(roles.therapists())
+    known = {t.pk for t in people}
+    gone = [pk for pk in by_therapist if pk not in known]
+    if gone:
+        # A therapist no longer active still shows if booked that day.
+        people += list(get_user_model().objects.filter(pk__in=gone).order_by("last_name", "first_name", "pk"))
+    pages = [people[n : n + COLUMNS_PER_PAGE] for n in range(0, len(people), COLUMNS_PER_PAGE)] or [[]]
+    number = page_from(request.GET.get("page"), len(pages))
+    shown = pages[number - 1]
+    appointments = (
+        Appointment.objects.on_day(day)
+        .filter(therapist__in=[t.pk for t in shown])
+        .select_related("patient", "room", "appointment_type")
+        .with_patient_clearance()
+        .order_by("starts_at")
+    )
+    columns = {t.pk: (t, []) for t in shown}
+    for appointment in appointments:
+        columns[appointment.therapist_id][1].append(appointment)
     return render(
         request,
         "scheduling/front_desk.html",
@@ -62,12 +97,27 @@ def front_desk(request):
             "today": timezone.localdate(),
             "previous_day": day - datetime.timedelta(days=1),
             "next_day": day + datetime.timedelta(days=1),
-            "columns": columns,
-            "appointments": appointments,
-            "status_counts": _status_counts(day),
+            "columns": list(columns.values()),
+            "booked_today": sum(count for _, count in status_counts),
+            "status_counts": status_counts,
+            "therapist_pages": [
+                (n, [(t, by_therapist.get(t.pk, 0)) for t in page]) for n, page in enumerate(pages, start=1)
+            ]
+            if len(pages) > 1
+            else [],
+            "page_number": number,
             "now": timezone.now(),
         },
     )
+
+
+def page_from(value, last):
+    """The page number asked for, or 1 (for anything that is not a page)."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return 1
+    return number if 1 <= number <= last else 1
 
 
 @roles.role_required(*roles.FRONT_DESK)
