@@ -1,6 +1,7 @@
 import datetime
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -15,6 +16,7 @@ from scheduling.forms import (
     cancelled_by_from,
     day_from,
     time_from,
+    wall_clock,
 )
 from scheduling.models import Appointment, AppointmentSeries, AppointmentType, Room
 
@@ -100,8 +102,12 @@ def _slots_and_rooms(form):
     if therapist and kind and day:
         slots = availability.free_slots(therapist=therapist, day=day, minutes=kind.default_minutes)
     if kind and day and time:
-        starts_at = availability.local(day, time)
-        rooms = free_rooms(starts_at, starts_at + datetime.timedelta(minutes=kind.default_minutes))
+        try:
+            starts_at = wall_clock(day, time).astimezone(datetime.UTC)
+        except ValidationError:
+            pass  # a time the clocks skip: the form says so
+        else:
+            rooms = free_rooms(starts_at, starts_at + datetime.timedelta(minutes=kind.default_minutes))
     return {"free_slots": slots, "free_rooms": rooms}
 
 
