@@ -201,7 +201,8 @@ def test_it_writes_skipped_rows_and_never_emails_a_patient_without_consent(
 
 
 def test_it_writes_skipped_rows_for_a_patient_without_an_email_address(book):
-    appointment = book(at(TUESDAY, 10), patient=PatientFactory(email="", email_consent=True))
+    # Consent without an address is refused (patient_email_consent_needs_email).
+    appointment = book(at(TUESDAY, 10), patient=PatientFactory(email="", email_consent=False))
 
     assert {r.status for r in rows(appointment).values()} == {Status.SKIPPED}
 
