@@ -162,7 +162,7 @@ SENT = {"requests": 0, "server errors": 0}
 def report():
     yield
     line = f"hostile input: {SENT['requests']} requests sent, {SENT['server errors']} server errors"
-    folder = Path(settings.VAR_DIR) / "test-artifacts"
+    folder = Path(settings.VAR_DIR) / "test-figures"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"hostile-input-{settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}.txt").write_text(
         line
