@@ -483,7 +483,23 @@ class AuditLogIsAppendOnly(Exception):
         super().__init__("The audit log is append-only: its rows are never changed or deleted.")
 
 
-class AuditEvent(models.Model):
+class AppendOnly(models.Model):
+    """A row written once and never changed or deleted through the ORM (the
+    database refuses it too, on PostgreSQL)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AuditLogIsAppendOnly
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditLogIsAppendOnly
+
+
+class AuditEvent(AppendOnly):
     """The access log: every read and write of a patient's records, every
     refused attempt, every login and role change. Rows are only ever added
     (patients.audit.record) and then sealed, in order, by the sealer: each
@@ -536,14 +552,6 @@ class AuditEvent(models.Model):
         who = self.username or "system"
         return f"{who} {self.get_action_display().lower()} {self.record}".strip()
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise AuditLogIsAppendOnly
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AuditLogIsAppendOnly
-
     def content(self):
         """What the seal covers, in a fixed order: the row's id and place in
         the chain, the seal before it, the key and every field. JSON, so that
@@ -565,7 +573,7 @@ class AuditEvent(models.Model):
         return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
 
 
-class AuditCheckpoint(models.Model):
+class AuditCheckpoint(AppendOnly):
     """A signed note, written by the sealer after each run, of how many rows
     the chain holds and which seal ends it. Rows removed from the end of the
     log leave a chain that is intact but shorter than its newest checkpoint;
@@ -588,14 +596,6 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self):
         return f"{self.row_count} sealed rows up to row {self.head_id}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise AuditLogIsAppendOnly
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AuditLogIsAppendOnly
 
     def fields(self):
         """What the signature covers, as the log line writes it."""
