@@ -631,9 +631,9 @@ def read(therapist, patient, what):
     return lambda: audit.record(action=Action.READ, user=therapist, patient=patient, what=what).pk
 
 
-@pytest.mark.postgresql
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_an_append_does_not_wait_for_another_transaction_that_appended(postgresql, therapist, patient):
+def an_append_held_open(therapist, patient):
+    """A request, in a thread, that has appended a row and keeps its
+    transaction open until `finish` is set."""
     appended, finish = threading.Event(), threading.Event()
 
     def long_request():
@@ -643,8 +643,15 @@ def test_an_append_does_not_wait_for_another_transaction_that_appended(postgresq
             assert finish.wait(timeout=30)
         return pk
 
-    first = in_a_thread(long_request)
+    thread = in_a_thread(long_request)
     assert appended.wait(timeout=30)
+    return thread, finish
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_append_does_not_wait_for_another_transaction_that_appended(postgresql, therapist, patient):
+    first, finish = an_append_held_open(therapist, patient)
     second = in_a_thread(read(therapist, patient, "screening 2"))
     second.join(timeout=10)
 
@@ -662,17 +669,7 @@ def test_an_append_does_not_wait_for_another_transaction_that_appended(postgresq
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_row_committed_after_a_higher_one_was_sealed_is_sealed_next(postgresql, therapist, patient):
-    appended, finish = threading.Event(), threading.Event()
-
-    def long_request():
-        with transaction.atomic():
-            pk = read(therapist, patient, "screening 1")()
-            appended.set()
-            assert finish.wait(timeout=30)
-        return pk
-
-    slow = in_a_thread(long_request)
-    assert appended.wait(timeout=30)
+    slow, finish = an_append_held_open(therapist, patient)
     quick = read(therapist, patient, "screening 2")()
     audit.seal_pending()
     finish.set()

@@ -103,9 +103,9 @@ def due_reminders(count):
     )
 
 
-def test_it_delivers_500_reminders_through_a_worker_to_smtp_exactly_once(
-    redis_url, start_celery_worker, smtp_server, settings
-):
+def worker_sending_to(smtp_server, redis_url, start_celery_worker, settings):
+    """A real worker on Redis that sends to the SMTP server on loopback, and
+    a client to queue its tasks."""
     controller, handler = smtp_server
     settings.SITE_URL = "http://127.0.0.1:8000"  # what the worker's settings say too
     worker = start_celery_worker(
@@ -117,7 +117,13 @@ def test_it_delivers_500_reminders_through_a_worker_to_smtp_exactly_once(
             "SITE_URL": settings.SITE_URL,
         },
     )
-    client = client_app(broker_url=redis_url, result_backend=redis_url)
+    return handler, worker, client_app(broker_url=redis_url, result_backend=redis_url)
+
+
+def test_it_delivers_500_reminders_through_a_worker_to_smtp_exactly_once(
+    redis_url, start_celery_worker, smtp_server, settings
+):
+    handler, worker, client = worker_sending_to(smtp_server, redis_url, start_celery_worker, settings)
     rows = due_reminders(500)
 
     claimed = reminders.claim_due(limit=1000)
@@ -144,18 +150,7 @@ def test_it_delivers_500_reminders_through_a_worker_to_smtp_exactly_once(
 def test_it_delivers_450_reminders_in_batches_each_over_one_smtp_connection(
     redis_url, start_celery_worker, smtp_server, settings
 ):
-    controller, handler = smtp_server
-    settings.SITE_URL = "http://127.0.0.1:8000"
-    worker = start_celery_worker(
-        broker_url=redis_url,
-        result_backend=redis_url,
-        extra_env={
-            "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": str(controller.port),
-            "SITE_URL": settings.SITE_URL,
-        },
-    )
-    client = client_app(broker_url=redis_url, result_backend=redis_url)
+    handler, worker, client = worker_sending_to(smtp_server, redis_url, start_celery_worker, settings)
     rows = due_reminders(450)
 
     # What the beat dispatcher does, with the worker's queue named.
