@@ -32,10 +32,11 @@ from scheduling.tests.factories import AppointmentFactory
 from treatments import services as treatment_services
 from treatments.models import AdverseEvent, AftercareItem, Muscle, Side, Technique, TreatmentPlan
 
-# Open every day, long hours: wherever the hour the tests run at, a free time
-# less than 24 hours ahead exists (the late cancellation needs one).
-OPENS, CLOSES = datetime.time(7), datetime.time(21)
-SESSION_TIME = datetime.time(10)
+# Open every day from midnight: wherever the hour the tests run at, a free
+# time less than 24 hours ahead exists (the late cancellation needs one), and
+# so does a session time that has begun today (see session_time).
+OPENS, CLOSES = datetime.time(0), datetime.time(21)
+USUAL_SESSION_TIME = datetime.time(10)
 SESSIONS = 6
 CONFLICTING_WEEK = 3
 
@@ -66,13 +67,25 @@ class Clinic:
     room: Room
     follow_up: AppointmentType
     first_session_day: datetime.date
+    session_time: datetime.time
 
     def series_times(self):
-        """The series as the receptionist asks for it: weekly at 10:00 from the first session day."""
+        """The series as the receptionist asks for it: weekly at the session time from the first day."""
         return [
-            local(self.first_session_day + datetime.timedelta(weeks=week), SESSION_TIME)
+            local(self.first_session_day + datetime.timedelta(weeks=week), self.session_time)
             for week in range(SESSIONS)
         ]
+
+
+def session_time(now=None):
+    """10:00, or, before 10:00 in the clinic, the quarter hour that has begun.
+    The diary moves by whole days, so on the day of the first session it is
+    under way: it can be checked in and charted (no visit is charted before
+    it begins), whatever the hour the tests run at."""
+    wall = timezone.localtime(now)
+    if wall.time() >= USUAL_SESSION_TIME:
+        return USUAL_SESSION_TIME
+    return datetime.time(wall.hour, wall.minute - wall.minute % 15)
 
 
 def first_session_day(today=None):
@@ -88,7 +101,7 @@ def first_session_day(today=None):
 def open_clinic():
     """The clinic of the story: its people, open 07:00-21:00 every day with
     Theo working all those hours, and another patient of Theo's already in
-    the diary at 10:00 on the day of Maria's third session (the conflict
+    the diary at the session time on the day of Maria's third session (the conflict
     her series is booked around)."""
     for weekday in range(7):
         ClinicHours.objects.update_or_create(
@@ -101,6 +114,7 @@ def open_clinic():
         room=Room.objects.create(name="Room 1"),
         follow_up=AppointmentType.objects.get(name="Dry-needling session"),
         first_session_day=first_session_day(),
+        session_time=session_time(),
     )
     for weekday in range(7):
         WorkingHours.objects.create(

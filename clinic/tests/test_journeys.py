@@ -197,7 +197,8 @@ def test_the_receptionist_registers_maria_books_her_series_and_checks_her_in(pag
     expect(page.get_by_role("heading", level=1, name="Book the plan's sessions: Maria Lopez")).to_be_visible()
     first_day = clinic.first_session_day
     field(page, "First day").fill(first_day.isoformat())
-    field(page, "Time").fill("10:00")
+    at = f"{clinic.session_time:%H:%M}"
+    field(page, "Time").fill(at)
     page.get_by_label(f"{first_day:%a}", exact=True).check()
     field(page, "Appointment type").select_option(label="Dry-needling session (45 min)")
     field(page, "Room").select_option(label="Room 1")
@@ -208,7 +209,7 @@ def test_the_receptionist_registers_maria_books_her_series_and_checks_her_in(pag
     for number, session in enumerate(sessions, start=1):
         if number != journey.CONFLICTING_WEEK:
             expect(
-                session.get_by_role("radio", name=re.compile(r"^Keep \w{3} \d+ \w{3}, 10:00$"))
+                session.get_by_role("radio", name=re.compile(rf"^Keep \w{{3}} \d+ \w{{3}}, {at}$"))
             ).to_be_checked()
     conflict = sessions[journey.CONFLICTING_WEEK - 1]
     expect(conflict).to_contain_text("Theo Park is busy then.")
@@ -235,7 +236,7 @@ def test_the_receptionist_registers_maria_books_her_series_and_checks_her_in(pag
     page.get_by_role("link", name="Front desk").click()
     expect(page.get_by_role("heading", level=1, name=re.compile("^Front desk"))).to_be_visible()
     theo = page.get_by_role("region", name=re.compile("^Theo Park"))
-    visit = theo.get_by_role("article", name="10:00 Maria Lopez")
+    visit = theo.get_by_role("article", name=f"{at} Maria Lopez")
     expect(visit).to_contain_text("Booked")
     visit.get_by_role("button", name="Check in Maria Lopez").click()
     expect(visit).to_contain_text("Checked in")
@@ -487,7 +488,7 @@ def test_the_patient_follows_her_emails_checks_in_and_cancels_late(
     first_visit.refresh_from_db()
     dispatch_reminders()
     when = timezone.localtime(first_visit.starts_at)
-    email_to(to, f"Reminder: your appointment at {CLINIC_NAME} on {when:%a} {when.day} {when:%b} at 10:00")
+    email_to(to, f"Reminder: your appointment at {CLINIC_NAME} on {when:%a %-d %b} at {when:%H:%M}")
 
     # The day of the first session: checked in, needled, charted and signed.
     journey.check_in(clinic, first_visit)
