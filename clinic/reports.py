@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import (
+    Avg,
     Case,
     CharField,
     Count,
@@ -36,7 +37,7 @@ from patients.models import Patient, Screening
 from scheduling.availability import capacity, local
 from scheduling.models import Appointment, Reminder, Room
 from treatments.models import AdverseEvent, AftercareCheckIn, SessionChart, TreatmentPlan
-from treatments.outcomes import outcome_aggregates, with_measures, with_outcomes
+from treatments.outcomes import outcome_aggregates, with_stored_outcomes
 
 # The longest period the dashboard reports on at once, and the years it knows.
 MAX_PERIOD_DAYS = 2 * 366
@@ -401,7 +402,7 @@ def plans_panel(period, *, therapist=None):
         Q(ended_at__isnull=True) | Q(ended_at__gte=period.ends_at)
     )
     ended = Q(ended_at__gte=period.starts_at, ended_at__lt=period.ends_at)
-    plans = with_outcomes(
+    plans = with_stored_outcomes(
         TreatmentPlan.objects.exclude(status=status.DRAFT)
         .filter(running | ended)
         .annotate(
@@ -475,36 +476,26 @@ def outcomes_panel(period, *, therapist=None, therapist_rows=None):
     defines them, and the share reaching the minimal important change, by
     severity and by therapist; and the active plans past their re-assessment
     point without it."""
-    completed = with_measures(
+    completed = with_stored_outcomes(
         TreatmentPlan.objects.filter(
             status=TreatmentPlan.Status.COMPLETED, ended_at__gte=period.starts_at, ended_at__lt=period.ends_at
-        ),
-        back=False,
+        )
     )
-    active = with_outcomes(TreatmentPlan.objects.filter(status=TreatmentPlan.Status.ACTIVE))
+    active = with_stored_outcomes(TreatmentPlan.objects.filter(status=TreatmentPlan.Status.ACTIVE))
     if therapist is not None:
         completed = completed.filter(therapist=therapist)
         active = active.filter(therapist=therapist)
     therapist_rows = list(therapist_rows if therapist_rows is not None else therapists(therapist))
-    # One query: the figures of each severity and of each therapist, side by side.
-    groups = {("severity", value): Q(severity=value) for value in TreatmentPlan.Severity.values}
-    groups |= {("therapist", user.pk): Q(therapist=user.pk) for user in therapist_rows}
-    aliases = {
-        (group, figure): "_".join(map(str, (*group, figure)))
-        for group in groups
-        for figure in outcome_aggregates()
-    }
-    # distinct(): each plan's measures are computed once (see outcome_aggregates).
-    found = completed.distinct().aggregate(
-        **{
-            aliases[group, figure]: aggregate
-            for group, where in groups.items()
-            for figure, aggregate in outcome_aggregates(where).items()
-        }
-    )
-    figures_of = {group: {} for group in groups}
-    for (group, figure), alias in aliases.items():
-        figures_of[group][figure] = found[alias]
+    # Two grouped queries over the stored outcomes: by severity, by therapist.
+    nothing = {name: None if isinstance(figure, Avg) else 0 for name, figure in outcome_aggregates().items()}
+    figures_of = {}
+    for kind in ("severity", "therapist"):
+        for row in completed.values(kind).annotate(**outcome_aggregates()).order_by():
+            figures_of[kind, row.pop(kind)] = row
+    for group in [("severity", value) for value in TreatmentPlan.Severity.values] + [
+        ("therapist", user.pk) for user in therapist_rows
+    ]:
+        figures_of.setdefault(group, nothing)
 
     severity_table = Table(
         "outcomes-severity", "Outcomes of completed plans by severity", ["Severity", *OUTCOME_HEADERS]
@@ -657,7 +648,7 @@ def caseload_panel(therapist):
     """A therapist's own patients, and their open plans with how far each has come."""
     figures = Patient.objects.active().filter(treating_therapist=therapist).aggregate(patients=Count("id"))
     plans = list(
-        with_outcomes(
+        with_stored_outcomes(
             TreatmentPlan.objects.filter(
                 therapist=therapist, status__in=[TreatmentPlan.Status.ACTIVE, TreatmentPlan.Status.DRAFT]
             )

@@ -330,6 +330,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "patients.tasks.seal_audit_log",
         "schedule": crontab(),  # every minute
     },
+    "refresh-plan-outcomes": {
+        "task": "treatments.tasks.refresh_plan_outcomes",
+        "schedule": crontab(hour=3, minute=30),  # nightly, when the clinic is closed
+    },
 }
 
 LOGGING = {

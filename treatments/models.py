@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from patients.models import PAIN_SCALE, Patient, Side
+from patients.models import PAIN_SCALE, Assessment, Patient, Side
 from scheduling.models import Appointment, AppointmentSeries
 
 
@@ -311,3 +311,53 @@ class AftercareCheckIn(models.Model):
 
     def __str__(self):
         return f"Check-in after appointment {self.appointment_id}"
+
+
+class PlanOutcome(models.Model):
+    """A plan's outcomes as treatments.outcomes computes them, kept current by
+    `outcomes.refresh` whenever a measure they are computed from is written:
+    reports and pages read these columns instead of computing every plan's
+    history again on each request."""
+
+    plan = models.OneToOneField(
+        TreatmentPlan, on_delete=models.CASCADE, primary_key=True, related_name="outcome"
+    )
+    sessions_done = models.PositiveSmallIntegerField(default=0)
+    leg_start = models.PositiveSmallIntegerField(null=True)
+    leg_end = models.PositiveSmallIntegerField(null=True)
+    back_start = models.PositiveSmallIntegerField(null=True)
+    back_end = models.PositiveSmallIntegerField(null=True)
+    odi_start = models.DecimalField(max_digits=5, decimal_places=1, null=True)
+    odi_end = models.DecimalField(max_digits=5, decimal_places=1, null=True)
+    last_leg_before = models.PositiveSmallIntegerField(null=True)
+    last_leg_after = models.PositiveSmallIntegerField(null=True)
+    reassessment_due = models.BooleanField(default=False)
+    leg_meets_mic = models.BooleanField(default=False)
+    back_meets_mic = models.BooleanField(default=False)
+    odi_meets_mic = models.BooleanField(default=False)
+    not_improving = models.BooleanField(default=False)
+    # Where and when each pain scale's baseline and latest measure were taken.
+    leg_baseline_source = models.CharField(max_length=16, blank=True)
+    leg_baseline_at = models.DateTimeField(null=True)
+    leg_baseline_session = models.PositiveSmallIntegerField(null=True)
+    leg_latest_source = models.CharField(max_length=16, blank=True)
+    leg_latest_at = models.DateTimeField(null=True)
+    leg_latest_session = models.PositiveSmallIntegerField(null=True)
+    back_baseline_source = models.CharField(max_length=16, blank=True)
+    back_baseline_at = models.DateTimeField(null=True)
+    back_baseline_session = models.PositiveSmallIntegerField(null=True)
+    back_latest_source = models.CharField(max_length=16, blank=True)
+    back_latest_at = models.DateTimeField(null=True)
+    back_latest_session = models.PositiveSmallIntegerField(null=True)
+    odi_start_assessment = models.ForeignKey(
+        Assessment, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    odi_reassessment = models.ForeignKey(Assessment, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["plan"], condition=Q(not_improving=True), name="outcome_not_improving")
+        ]
+
+    def __str__(self):
+        return f"Outcomes of plan {self.plan_id}"

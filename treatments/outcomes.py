@@ -18,9 +18,11 @@ The Oswestry index changes from the starting assessment to the plan's latest
 re-assessment. A change is judged against the minimal important change.
 
 The database computes all of it (`with_outcomes`), each measure once per
-plan, so that reports count and average it over thousands of plans in one
-query (`outcome_aggregates`); `plan_outcomes` reads the same annotations for
-one plan.
+plan. `refresh` stores the result in the plan's PlanOutcome row whenever a
+measure it is computed from is written (treatments.signals), so that reports
+count and average plain columns over thousands of plans
+(`with_stored_outcomes`, `outcome_aggregates`) and `plan_outcomes` reads one
+row, instead of computing every plan's history again on each request.
 """
 
 import datetime
@@ -46,7 +48,7 @@ from django.utils import timezone
 
 from clinic.aggregates import count_of
 from patients.models import Assessment
-from treatments.models import SessionChart, TreatmentPlan
+from treatments.models import PlanOutcome, SessionChart, TreatmentPlan
 
 # Minimal important change: 2 points or 30% on the 0-10 pain scale, 10 points on ODI.
 PAIN_MIC_POINTS = 2
@@ -240,26 +242,106 @@ def with_outcomes(plans):
     )
 
 
-def outcome_aggregates(where=None):
-    """What reports count and average over `with_measures` plans (optionally
-    only those matching `where`), for `QuerySet.aggregate()`: written over the
-    measures themselves, so that the database runs each plan's subqueries once
-    (in an inner query) and judges the changes over their results. Aggregate
-    a distinct() queryset: PostgreSQL and SQLite would otherwise fold the inner
-    query into the aggregates and run the subqueries again for each."""
-    where = where or Q()
-    leg_mic = pain_mic(F("leg_start"), F("leg_end"))
-    odi_reached = odi_mic(F("odi_start"), F("odi_end"))
+def outcome_aggregates():
+    """What reports count and average over `with_stored_outcomes` plans, for
+    `QuerySet.aggregate()` or per group with `values(...).annotate()`."""
+    leg_mic = Q(leg_meets_mic=True)
+    odi_reached = Q(odi_meets_mic=True)
     return {
-        "plans": Count("id", filter=where),
-        "leg_measured": Count("id", filter=where & Q(leg_start__isnull=False, leg_end__isnull=False)),
-        "leg_change": Avg(F("leg_start") - F("leg_end"), filter=where),
-        "leg_mic": Count("id", filter=where & leg_mic),
-        "odi_measured": Count("id", filter=where & Q(odi_start__isnull=False, odi_end__isnull=False)),
-        "odi_change": Avg(F("odi_start") - F("odi_end"), filter=where),
-        "odi_mic": Count("id", filter=where & odi_reached),
-        "either_mic": Count("id", filter=where & (leg_mic | odi_reached)),
+        "plans": Count("id"),
+        "leg_measured": Count("id", filter=Q(leg_start__isnull=False, leg_end__isnull=False)),
+        "leg_change": Avg(F("leg_start") - F("leg_end")),
+        "leg_mic": Count("id", filter=leg_mic),
+        "odi_measured": Count("id", filter=Q(odi_start__isnull=False, odi_end__isnull=False)),
+        "odi_change": Avg(F("odi_start") - F("odi_end")),
+        "odi_mic": Count("id", filter=odi_reached),
+        "either_mic": Count("id", filter=leg_mic | odi_reached),
     }
+
+
+# The stored outcomes.
+
+# The columns of PlanOutcome, named as `_measure_details(with_outcomes(...))` annotates them.
+STORED = [
+    "sessions_done",
+    *(f"{scale}_{end}" for scale in ("leg", "back", "odi") for end in ("start", "end")),
+    "last_leg_before",
+    "last_leg_after",
+    "reassessment_due",
+    "leg_meets_mic",
+    "back_meets_mic",
+    "odi_meets_mic",
+    "not_improving",
+    *(
+        f"{scale}_{which}_{detail}"
+        for scale in ("leg", "back")
+        for which in ("baseline", "latest")
+        for detail in ("source", "at", "session")
+    ),
+    "odi_start_assessment_id",
+    "odi_reassessment_id",
+]
+REFRESH_BATCH = 500
+
+
+SOURCES = [f"{scale}_{which}_source" for scale in ("leg", "back") for which in ("baseline", "latest")]
+
+
+def _computed(plans):
+    """The stored columns as computed now, one dict per plan."""
+    for row in _measure_details(with_outcomes(plans)).values("pk", *STORED):
+        yield row | {source: row[source] or "" for source in SOURCES}
+
+
+def refresh(plan_ids):
+    """Compute and store the outcomes of these plans: two queries. Called,
+    inside the writer's transaction, after every write of a measure, a signed
+    chart or a plan (treatments.signals)."""
+    plan_ids = list(plan_ids)
+    for first in range(0, len(plan_ids), REFRESH_BATCH):
+        rows = _computed(TreatmentPlan.objects.filter(pk__in=plan_ids[first : first + REFRESH_BATCH]))
+        PlanOutcome.objects.bulk_create(
+            [PlanOutcome(plan_id=row.pop("pk"), **row) for row in rows],
+            update_conflicts=True,
+            unique_fields=["plan"],
+            update_fields=[name.removesuffix("_id") for name in STORED],
+        )
+
+
+def refresh_all():
+    """Store the outcomes of every plan (after a bulk load)."""
+    refresh(TreatmentPlan.objects.order_by("pk").values_list("pk", flat=True).iterator())
+
+
+def stale_plans(plan_ids=None):
+    """The plans whose stored outcomes are missing or differ from what the
+    definition computes now: none, unless a write went round the signals."""
+    plans = TreatmentPlan.objects.order_by("pk")
+    if plan_ids is not None:
+        plans = plans.filter(pk__in=plan_ids)
+    ids = list(plans.values_list("pk", flat=True))
+    stale = []
+    for first in range(0, len(ids), REFRESH_BATCH):
+        batch = ids[first : first + REFRESH_BATCH]
+        stored = {
+            row.pop("plan"): row for row in PlanOutcome.objects.filter(plan__in=batch).values("plan", *STORED)
+        }
+        for row in _computed(TreatmentPlan.objects.filter(pk__in=batch)):
+            pk = row.pop("pk")
+            if stored.get(pk) != row:
+                stale.append(pk)
+    return stale
+
+
+def with_stored_outcomes(plans):
+    """The annotations of `with_outcomes`, read from the stored row: one join, no subqueries."""
+    stored = {name: F(f"outcome__{name}") for name in STORED if not name.endswith("_id")}
+    stored["sessions_done"] = Coalesce(F("outcome__sessions_done"), 0)
+    return plans.annotate(**stored).annotate(
+        leg_improvement=F("leg_start") - F("leg_end"),
+        back_improvement=F("back_start") - F("back_end"),
+        odi_improvement=F("odi_start") - F("odi_end"),
+    )
 
 
 # One plan, for its page.
@@ -350,7 +432,7 @@ def _measure_details(plans):
         }
     return plans.annotate(
         **details,
-        odi_start_id=Subquery(_starting_assessments().values("id")[:1]),
+        odi_start_assessment_id=Subquery(_starting_assessments().values("id")[:1]),
         odi_reassessment_id=Subquery(_reassessments().values("id")[:1]),
     )
 
@@ -370,9 +452,11 @@ def _pain_change(row, n):
 
 
 def plan_outcomes(plan: TreatmentPlan) -> Outcomes:
-    """The outcomes of one plan as `with_outcomes` computes them, with its
-    sessions for the trend chart. Three queries, whatever the number of sessions."""
-    row = _measure_details(with_outcomes(TreatmentPlan.objects.filter(pk=plan.pk))).values().get()
+    """The outcomes of one plan as stored, with its sessions for the trend
+    chart. Three queries, whatever the number of sessions."""
+    row = PlanOutcome.objects.filter(plan=plan).values(*STORED).first()
+    if row is None:  # a plan written before its outcomes were first stored
+        row = next(_computed(TreatmentPlan.objects.filter(pk=plan.pk)))
     charts = (
         SessionChart.objects.filter(plan=plan, signed_at__isnull=False)
         .select_related("appointment__checkin")
@@ -394,14 +478,14 @@ def plan_outcomes(plan: TreatmentPlan) -> Outcomes:
             )
         )
     assessments = Assessment.objects.in_bulk(
-        [pk for pk in (row["odi_start_id"], row["odi_reassessment_id"]) if pk is not None]
+        [pk for pk in (row["odi_start_assessment_id"], row["odi_reassessment_id"]) if pk is not None]
     )
     odi = None
     if row["odi_end"] is not None and row["odi_start"] is not None:
         odi = Change(start=row["odi_start"], end=row["odi_end"], meets_mic=row["odi_meets_mic"])
     return Outcomes(
         sessions=sessions,
-        odi_start=assessments.get(row["odi_start_id"]),
+        odi_start=assessments.get(row["odi_start_assessment_id"]),
         odi_reassessment=assessments.get(row["odi_reassessment_id"]),
         leg_pain=_pain_change(row, "leg"),
         back_pain=_pain_change(row, "back"),

@@ -19,6 +19,7 @@ from patients import audit, gate
 from patients import services as patient_services
 from scheduling import services as scheduling_services
 from scheduling.models import Appointment
+from treatments import outcomes
 from treatments.models import (
     AdverseEvent,
     AftercareCheckIn,
@@ -431,6 +432,7 @@ def chart_sign(*, chart: SessionChart, therapist, now=None) -> SessionChart:
     if not signed:
         raise TreatmentError("This chart is already signed.")
     audit.record_write(chart, False, chart.plan.patient_id)
+    outcomes.refresh([chart.plan_id])
     chart.refresh_from_db()
     content = chart_snapshot(chart)
     try:

@@ -25,6 +25,7 @@ from patients.tests.factories import AssessmentFactory, PatientFactory
 from scheduling.availability import local
 from scheduling.models import Appointment, AppointmentType, Reminder
 from scheduling.tests.factories import AppointmentFactory, RoomFactory
+from treatments import outcomes
 from treatments import services as treatment_services
 from treatments.models import AdverseEvent, AftercareCheckIn, SessionChart, TreatmentPlan
 from treatments.tests.factories import (
@@ -671,6 +672,7 @@ def grow(therapists, slots, *, patients):
         for i, visit in enumerate(visits)
         if i % 3 == 0
     )
+    outcomes.refresh_all()  # as after any bulk load: bulk_create sends no signals
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from clinic.management.commands.seed_bench import counts_for
 from patients import gate
 from patients.models import Patient
 from scheduling.models import Appointment, CalendarFeed, Reminder
+from treatments import outcomes
 from treatments.models import SessionChart, TreatmentPlan
 
 User = get_user_model()
@@ -58,6 +59,10 @@ def test_it_seeds_a_clinic_that_scales_and_renders(client):
         size=Avg(Length("subject") + Length("body_text") + Length("body_html")),
     )["size"]
     assert 1_500 <= size <= 2_000
+
+    # Every plan's outcomes are stored, as computed from the rows.
+    some = list(TreatmentPlan.objects.order_by("?").values_list("pk", flat=True)[:200])
+    assert outcomes.stale_plans(some) == []
 
     # The clinical gate clears each charted visit on its day.
     for chart in SessionChart.objects.select_related("appointment__patient").order_by("?")[:25]:

@@ -24,6 +24,7 @@ from clinic.management.commands.seed_demo import DEMO_PASSWORD, PATIENTS
 from patients.models import Patient, Screening, ScreeningCategory
 from scheduling.availability import local, working_windows
 from scheduling.models import Appointment, Reminder, Room, WorkingHours
+from treatments import outcomes
 from treatments.models import AdverseEvent, AftercareCheckIn, SessionChart, TreatmentPlan
 from treatments.outcomes import plan_outcomes
 
@@ -156,8 +157,10 @@ def this_week():
 
 def assert_consistent():
     """Nothing double-booked, all within working hours; every visit that
-    happened is completed with a signed chart, and none that has not."""
+    happened is completed with a signed chart, and none that has not; every
+    plan's stored outcomes are current."""
     now = timezone.now()
+    assert outcomes.stale_plans() == []
     occupying = list(Appointment.objects.occupying().select_related("therapist"))
     for field in ("therapist_id", "room_id", "patient_id"):
         by_whom = {}

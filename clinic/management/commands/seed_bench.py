@@ -33,6 +33,7 @@ from django.utils import timezone
 from clinic import roles
 from patients.models import ConsentText, Patient
 from scheduling.models import CalendarFeed, Room, WorkingHours
+from treatments import outcomes
 
 THERAPISTS = 25
 PATIENTS = 62_000
@@ -299,6 +300,9 @@ class Command(BaseCommand):
         with connection.cursor() as cursor:
             self.cursor = cursor
             self.step("ANALYZE", lambda: cursor.execute("ANALYZE"))
+            # Each plan's stored outcomes, computed from the rows inserted above.
+            self.step("plan outcomes", outcomes.refresh_all)
+            cursor.execute("ANALYZE treatments_planoutcome")
             self.say(f"Seeded scale {scale:g} in {time.perf_counter() - started:.0f} s: {self.summary()}")
 
     def say(self, text):

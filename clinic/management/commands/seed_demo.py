@@ -54,6 +54,7 @@ from scheduling.models import (
     WorkingHours,
     WorkingHoursException,
 )
+from treatments import outcomes
 from treatments import services as treatment_services
 from treatments.models import AftercareCheckIn, AftercareItem, Muscle, SessionChart, TreatmentPlan
 
@@ -714,6 +715,8 @@ class Command(BaseCommand):
             self.create_bookings()
             self.create_reminders()
             self.create_checkins()
+            # The history above is back-dated with update(), which sends no signals.
+            outcomes.refresh_all()
             if dry_run:
                 transaction.set_rollback(True)
         verb = "Would create" if dry_run else "Created"
