@@ -31,9 +31,11 @@ def patient_from_unsubscribe_token(token):
 
 
 def _appointments(reminder):
+    """The appointments the email is about (all of a series' booking
+    confirmation), with their calendar SEQUENCE: one query."""
     ids = reminder.context.get("appointments") or [reminder.appointment_id]
     return list(
-        Appointment.objects.filter(pk__in=ids)
+        calendar.with_sequence(Appointment.objects.filter(pk__in=ids))
         .select_related("therapist", "room", "appointment_type")
         .order_by("starts_at")
     )
@@ -53,24 +55,24 @@ def _next_appointment(reminder):
     )
 
 
-def _mark_needling_on_hold(patient, appointments):
+def _mark_needling_on_hold(clearance, appointments):
     """A needling visit on a day the patient is no longer cleared for (a new
     screening, consent withdrawn, the screening expired): its email does not
     promise needling."""
-    clearance = gate.needling_clearance(patient)
     for appointment in appointments:
         appointment.needling_on_hold = appointment.appointment_type.involves_needling and not (
             clearance.cleared_on(timezone.localdate(appointment.starts_at))
         )
 
 
-def context_for(reminder: Reminder) -> dict:
+def context_for(reminder: Reminder, *, clearance: gate.Clearance | None = None) -> dict:
+    """The template context; `clearance` is the patient's, if already read."""
     from scheduling.services import patient_link_url
 
     appointment = reminder.appointment
     patient = appointment.patient
     appointments = _appointments(reminder) if reminder.kind == Reminder.Kind.BOOKING_CONFIRMATION else []
-    _mark_needling_on_hold(patient, [appointment, *appointments])
+    _mark_needling_on_hold(clearance or gate.needling_clearance(patient), [appointment, *appointments])
     return {
         "reminder": reminder,
         "patient": patient,
@@ -94,11 +96,12 @@ def context_for(reminder: Reminder) -> dict:
     }
 
 
-def calendar_attachments(reminder: Reminder) -> list[tuple[str, bytes]]:
-    """An .ics per appointment of a booking confirmation or reminder."""
+def calendar_attachments(reminder: Reminder, appointments=None) -> list[tuple[str, bytes]]:
+    """An .ics per appointment of a booking confirmation or reminder
+    (`appointments`: those the context already read, if any)."""
     if reminder.kind not in (Reminder.Kind.BOOKING_CONFIRMATION, Reminder.Kind.APPOINTMENT_REMINDER):
         return []
     return [
         (f"appointment-{a.pk}.ics", calendar.calendar_for([a], settings.CLINIC_NAME).to_ical())
-        for a in _appointments(reminder)
+        for a in appointments or _appointments(reminder)
     ]

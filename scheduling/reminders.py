@@ -25,6 +25,7 @@ from django.template import Context, Template
 from django.template.loader import get_template
 from django.utils import timezone
 
+from patients import gate
 from scheduling import emails
 from scheduling.availability import local
 from scheduling.models import Appointment, EmailWording, Reminder
@@ -170,12 +171,15 @@ def message_id(reminder: Reminder) -> str:
     return f"<reminder-{reminder.pk}@{host}>"
 
 
-def render(reminder: Reminder) -> tuple[str, str, str]:
+def render(reminder: Reminder, *, context=None, wordings=None) -> tuple[str, str, str]:
     """Subject, text and HTML of a reminder: the clinic's own wording if the
-    clinic admin wrote one, else templates/emails/<kind>/."""
-    context = emails.context_for(reminder)
+    clinic admin wrote one, else templates/emails/<kind>/. A batch passes the
+    context and the clinic's wordings ({kind: EmailWording}) it has read."""
+    context = context or emails.context_for(reminder)
     folder = f"emails/{reminder.kind}"
-    wording = EmailWording.objects.filter(kind=reminder.kind).first()
+    if wordings is None:
+        wordings = {w.kind: w for w in EmailWording.objects.filter(kind=reminder.kind)}
+    wording = wordings.get(reminder.kind)
     if wording is not None:
         # The clinic admin's own wording replaces the default templates.
         sources = {
@@ -202,18 +206,23 @@ def send_batch(reminder_ids: list[int]) -> dict[int, str]:
     a message that fails is recorded for its row alone and the connection
     opened again for the next."""
     email_connection = get_connection()
+    wordings = {w.kind: w for w in EmailWording.objects.all()}
     try:
-        return {pk: send(pk, email_connection=email_connection) for pk in reminder_ids}
+        return {pk: send(pk, email_connection=email_connection, wordings=wordings) for pk in reminder_ids}
     finally:
         email_connection.close()
 
 
-def send(reminder_id: int, *, email_connection=None) -> str:
+def send(reminder_id: int, *, email_connection=None, wordings=None) -> str:
     """Send one claimed reminder, over `email_connection` if given (it is
     opened if it is not open yet). Returns what happened, for the logs."""
-    reminder = Reminder.objects.select_related(
-        "appointment__patient", "appointment__appointment_type", "appointment__therapist"
-    ).get(pk=reminder_id)
+    reminder = (
+        Reminder.objects.select_related(
+            "appointment__patient", "appointment__appointment_type", "appointment__therapist"
+        )
+        .annotate(**gate.annotations("appointment__patient"))  # the patient's clearance, in the same query
+        .get(pk=reminder_id)
+    )
     if reminder.status != Status.SENDING:
         return "not claimed"  # sent, cancelled or reclaimed meanwhile
     # Take the row for this task alone: of two tasks for the same claim (a
@@ -230,7 +239,9 @@ def send(reminder_id: int, *, email_connection=None) -> str:
         mine.update(status=Status.SKIPPED, lease_until=None)
         return "skipped"
     try:
-        subject, text, html = render(reminder)
+        clearance = gate.Clearance.from_row(reminder, timezone.localdate())
+        context = emails.context_for(reminder, clearance=clearance)
+        subject, text, html = render(reminder, context=context, wordings=wordings)
         message = EmailMultiAlternatives(
             subject=subject,
             body=text,
@@ -242,7 +253,7 @@ def send(reminder_id: int, *, email_connection=None) -> str:
             },
         )
         message.attach_alternative(html, "text/html")
-        for name, content in emails.calendar_attachments(reminder):
+        for name, content in emails.calendar_attachments(reminder, context["appointments"]):
             message.attach(name, content, "text/calendar")
         if email_connection is not None:
             email_connection.open()  # once: later calls find it open
