@@ -26,9 +26,11 @@ row, instead of computing every plan's history again on each request.
 """
 
 import datetime
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db import transaction
 from django.db.models import (
     Avg,
     BooleanField,
@@ -281,25 +283,36 @@ STORED = [
     "odi_start_assessment_id",
     "odi_reassessment_id",
 ]
+SOURCES = [f"{scale}_{which}_source" for scale in ("leg", "back") for which in ("baseline", "latest")]
 REFRESH_BATCH = 500
 
 
-SOURCES = [f"{scale}_{which}_source" for scale in ("leg", "back") for which in ("baseline", "latest")]
+@functools.cache
+def _definition():
+    """The stored columns of every plan as a query, built once: building its
+    hundreds of expressions costs more than running it for a few plans."""
+    return _measure_details(with_outcomes(TreatmentPlan.objects.all())).values("pk", *STORED)
 
 
-def _computed(plans):
-    """The stored columns as computed now, one dict per plan."""
-    for row in _measure_details(with_outcomes(plans)).values("pk", *STORED):
+def _computed(plan_ids):
+    """The stored columns of these plans as computed now, one dict per plan."""
+    for row in _definition().filter(pk__in=plan_ids):
         yield row | {source: row[source] or "" for source in SOURCES}
 
 
+@transaction.atomic(savepoint=False)
 def refresh(plan_ids):
-    """Compute and store the outcomes of these plans: two queries. Called,
+    """Compute and store the outcomes of these plans: three queries. Called,
     inside the writer's transaction, after every write of a measure, a signed
     chart or a plan (treatments.signals)."""
-    plan_ids = list(plan_ids)
+    plan_ids = sorted(set(plan_ids))
     for first in range(0, len(plan_ids), REFRESH_BATCH):
-        rows = _computed(TreatmentPlan.objects.filter(pk__in=plan_ids[first : first + REFRESH_BATCH]))
+        batch = plan_ids[first : first + REFRESH_BATCH]
+        # Two writers refreshing one plan take turns: the second computes
+        # after the first has committed, so it counts the first one's write.
+        plans = TreatmentPlan.objects.select_for_update().filter(pk__in=batch).order_by("pk")
+        list(plans.values_list("pk", flat=True))
+        rows = _computed(batch)
         PlanOutcome.objects.bulk_create(
             [PlanOutcome(plan_id=row.pop("pk"), **row) for row in rows],
             update_conflicts=True,
@@ -326,7 +339,7 @@ def stale_plans(plan_ids=None):
         stored = {
             row.pop("plan"): row for row in PlanOutcome.objects.filter(plan__in=batch).values("plan", *STORED)
         }
-        for row in _computed(TreatmentPlan.objects.filter(pk__in=batch)):
+        for row in _computed(batch):
             pk = row.pop("pk")
             if stored.get(pk) != row:
                 stale.append(pk)
@@ -456,7 +469,7 @@ def plan_outcomes(plan: TreatmentPlan) -> Outcomes:
     chart. Three queries, whatever the number of sessions."""
     row = PlanOutcome.objects.filter(plan=plan).values(*STORED).first()
     if row is None:  # a plan written before its outcomes were first stored
-        row = next(_computed(TreatmentPlan.objects.filter(pk=plan.pk)))
+        row = next(_computed([plan.pk]))
     charts = (
         SessionChart.objects.filter(plan=plan, signed_at__isnull=False)
         .select_related("appointment__checkin")

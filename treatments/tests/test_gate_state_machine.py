@@ -43,7 +43,7 @@ from scheduling import services as scheduling_services
 from scheduling.availability import local
 from scheduling.models import Appointment, AppointmentChange, AppointmentType, Reminder, Room, WorkingHours
 from scheduling.services import SchedulingError
-from treatments import outcomes, services
+from treatments import services
 from treatments.models import ChartNeedling, Muscle, SessionChart, TreatmentPlan
 from treatments.services import TreatmentError
 from treatments.tests.factories import PlanFactory
@@ -426,10 +426,6 @@ def clinic_machine(clock, receptionist, seen):
                     day = timezone.localdate(chart.appointment.starts_at)
                     assert cleared_on(chart.plan.patient_id, day), f"chart {chart.pk} needled, not cleared"
                 self.verified_charts.add(chart.pk)
-
-        @invariant()
-        def every_plans_stored_outcomes_are_what_the_definition_computes(self):
-            assert outcomes.stale_plans() == []
 
         @invariant()
         def a_visit_charted_without_needling_records_none(self):

@@ -149,7 +149,7 @@ def test_the_stored_outcomes_follow_every_write(therapist):
     run_state_machine_as_test(
         outcomes_machine(therapist, seen),
         settings=hypothesis_settings(
-            max_examples=40,
+            max_examples=20,
             stateful_step_count=30,
             deadline=None,
             derandomize=True,
