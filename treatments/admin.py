@@ -8,6 +8,7 @@ from treatments.models import (
     ChartAmendment,
     ChartNeedling,
     Muscle,
+    PlanOutcome,
     SessionChart,
     TreatmentPlan,
 )
@@ -40,6 +41,23 @@ class AftercareItemAdmin(HistoryAdmin):
         return False
 
 
+class PlanOutcomeInline(RecordInline):
+    """The plan's outcomes as stored for the reports (computed from its charts and assessments)."""
+
+    model = PlanOutcome
+    fields = [
+        "sessions_done",
+        "leg_start",
+        "leg_end",
+        "leg_meets_mic",
+        "odi_start",
+        "odi_end",
+        "odi_meets_mic",
+        "reassessment_due",
+        "not_improving",
+    ]
+
+
 @admin.register(TreatmentPlan)
 class TreatmentPlanAdmin(ReadOnlyAdmin, HistoryAdmin):
     patient_of = "patient"
@@ -48,6 +66,7 @@ class TreatmentPlanAdmin(ReadOnlyAdmin, HistoryAdmin):
     search_fields = ["patient__last_name", "patient__first_name"]
     date_hierarchy = "created_at"
     list_select_related = ["patient", "therapist"]
+    inlines = [PlanOutcomeInline]
 
 
 class ChartNeedlingInline(RecordInline):
