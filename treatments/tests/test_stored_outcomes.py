@@ -5,12 +5,13 @@ plan are what treatments.outcomes computes from the records at that moment."""
 
 import collections
 import datetime
+import threading
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -176,3 +177,66 @@ def test_a_plan_whose_outcomes_went_stale_is_found_and_stored_again_by_the_night
     assert outcomes.stale_plans() == []
     assert PlanOutcome.objects.get(plan=plan).leg_start == 2
     assert settings.CELERY_BEAT_SCHEDULE["refresh-plan-outcomes"]["task"] == refresh_plan_outcomes.name
+
+
+def in_a_thread(work):
+    """Start `work` in a thread of its own (so on a database connection of its own)."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["result"] = work()
+        except Exception as error:
+            outcome["error"] = error
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.outcome = outcome
+    return thread
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_writers_of_one_plan_at_once_leave_its_stored_outcomes_current(postgresql, therapist):
+    with time_machine.travel(MONDAY, tick=False):
+        patient = cleared_patient(therapist)
+        plan = active_plan(therapist, patient)
+        chart = charted_session(plan, leg=(7, 4), day=MONDAY.date())
+    amended, finish = threading.Event(), threading.Event()
+
+    def amend_and_wait():
+        # The therapist corrects the pain before needling (the baseline) to 2,
+        # and the request's transaction stays open a while.
+        with transaction.atomic():
+            services.chart_amend(
+                chart=chart,
+                therapist=therapist,
+                reason="Pain before needling misread.",
+                fields=chart_fields(leg=(2, 4)),
+                needlings=[needling("Piriformis")],
+                adverse_events=[],
+                aftercare=[],
+            )
+            amended.set()
+            assert finish.wait(timeout=30)
+
+    with time_machine.travel(MONDAY + datetime.timedelta(days=1), tick=False):
+        first = in_a_thread(amend_and_wait)
+        assert amended.wait(timeout=30)
+        # Meanwhile the patient is re-assessed: another write of the same plan's measures.
+        reassessed = Assessment.Kind.REASSESSMENT
+        second = in_a_thread(
+            lambda: assess(patient, therapist, kind=reassessed, at=timezone.now(), odi_total=10)
+        )
+        second.join(timeout=2)
+        assert second.is_alive(), "the re-assessment's refresh did not wait for the amendment's"
+        finish.set()
+        first.join(timeout=30)
+        second.join(timeout=30)
+
+    assert "error" not in first.outcome, first.outcome
+    assert "error" not in second.outcome, second.outcome
+    assert outcomes.stale_plans() == []
+    assert PlanOutcome.objects.get(plan=plan).leg_start == 2
