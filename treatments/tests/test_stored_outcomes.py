@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -24,6 +24,7 @@ from hypothesis.stateful import (
 )
 
 from patients.models import Assessment
+from patients.tests.test_audit import in_a_thread
 from treatments import outcomes, services
 from treatments.models import AftercareCheckIn, PlanOutcome, SessionChart, TreatmentPlan
 from treatments.tests.factories import active_plan, chart_fields, charted_session, cleared_patient, needling
@@ -177,24 +178,6 @@ def test_a_plan_whose_outcomes_went_stale_is_found_and_stored_again_by_the_night
     assert outcomes.stale_plans() == []
     assert PlanOutcome.objects.get(plan=plan).leg_start == 2
     assert settings.CELERY_BEAT_SCHEDULE["refresh-plan-outcomes"]["task"] == refresh_plan_outcomes.name
-
-
-def in_a_thread(work):
-    """Start `work` in a thread of its own (so on a database connection of its own)."""
-    outcome = {}
-
-    def run():
-        try:
-            outcome["result"] = work()
-        except Exception as error:
-            outcome["error"] = error
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.outcome = outcome
-    return thread
 
 
 @pytest.mark.postgresql
