@@ -177,6 +177,12 @@ class SessionChart(models.Model):
 
     class Meta:
         ordering = ["plan", "session_number"]
+        indexes = [
+            # Today's unsigned charts per therapist (dashboard, my day), not their years of signed ones.
+            models.Index(
+                fields=["therapist"], condition=Q(signed_at__isnull=True), name="chart_unsigned_by_therapist"
+            )
+        ]
         constraints = [
             models.UniqueConstraint(fields=["plan", "session_number"], name="chart_session_once_per_plan"),
             models.CheckConstraint(
