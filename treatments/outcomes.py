@@ -200,14 +200,14 @@ def _meets(condition):
     return Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField())
 
 
-def with_measures(plans, *, back=True):
+def with_measures(plans):
     """The measures the outcomes are judged on, annotated by the database:
     leg_start, leg_end, back_start, back_end (the baseline and the latest
-    measure after it; back pain unless back=False), odi_start and
-    odi_end. An end is None until there is a measure after the baseline."""
+    measure after it), odi_start and odi_end. An end is None until there is
+    a measure after the baseline."""
     return plans.annotate(
         **_pain(LEG),
-        **(_pain(BACK) if back else {}),
+        **_pain(BACK),
         odi_start=Subquery(_starting_assessments().values("odi_percent")[:1]),
         odi_end=Subquery(_reassessments().values("odi_percent")[:1]),
     )
