@@ -334,6 +334,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "treatments.tasks.refresh_plan_outcomes",
         "schedule": crontab(hour=3, minute=30),  # nightly, when the clinic is closed
     },
+    "repair-day-totals": {
+        "task": "scheduling.tasks.repair_day_totals",
+        "schedule": crontab(hour=3, minute=40),
+    },
 }
 
 LOGGING = {

@@ -96,18 +96,30 @@ def capacity(therapist_ids, first_day: datetime.date, last_day: datetime.date) -
         )
     }
     therapist_minutes, opening_minutes = {}, {}
+    # Minutes are wall-clock minutes, so they depend on the weekday's pattern
+    # (and the day's closure or exception) only: each pattern is worked out once.
+    by_pattern = {}
     day = first_day
     while day <= last_day:
-        opening = _opening_window(day, openings.get(day.weekday()), day in closures)
-        opening_minutes[day] = _minutes(opening)
-        for therapist_id in therapist_ids:
-            windows = _therapist_windows(
-                day,
-                blocks.get((therapist_id, day.weekday()), []),
-                exceptions.get((therapist_id, day)),
-                opening,
-            )
-            therapist_minutes[therapist_id, day] = _minutes(windows)
+        closed = day in closures
+        opening = None
+        for therapist_id in (None, *therapist_ids):
+            exception = exceptions.get((therapist_id, day))
+            pattern = (therapist_id, day.weekday(), closed, exception.pk if exception else None)
+            minutes = by_pattern.get(pattern)
+            if minutes is None:
+                if opening is None:
+                    opening = _opening_window(day, openings.get(day.weekday()), closed)
+                if therapist_id is None:
+                    minutes = _minutes(opening)
+                else:
+                    blocks_of_day = blocks.get((therapist_id, day.weekday()), [])
+                    minutes = _minutes(_therapist_windows(day, blocks_of_day, exception, opening))
+                by_pattern[pattern] = minutes
+            if therapist_id is None:
+                opening_minutes[day] = minutes
+            else:
+                therapist_minutes[therapist_id, day] = minutes
         day += datetime.timedelta(days=1)
     return Capacity(therapist_minutes=therapist_minutes, opening_minutes=opening_minutes)
 

@@ -452,3 +452,28 @@ class EmailWording(models.Model):
                         "no password and no debug tag."
                     }
                 )
+
+
+class DayTotal(models.Model):
+    """One therapist's appointments in one room on one clinic day, totalled:
+    what the dashboard and the reports read instead of ten years of
+    appointments. Kept by the services that write appointments, in their
+    transaction (scheduling/totals.py); never edited by hand."""
+
+    day = models.DateField()
+    therapist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    occupying = models.PositiveIntegerField(help_text="Appointments that hold their time.")
+    booked_minutes = models.PositiveIntegerField(help_text="Their minutes.")
+    no_shows = models.PositiveIntegerField()
+    late_cancellations = models.PositiveIntegerField(help_text="Cancelled late by the patient.")
+
+    class Meta:
+        ordering = ["day", "therapist", "room"]
+        constraints = [
+            models.UniqueConstraint(fields=["therapist", "day", "room"], name="day_total_once"),
+        ]
+        indexes = [models.Index(fields=["day"], name="day_total_day_idx")]
+
+    def __str__(self):
+        return f"{self.day} of therapist {self.therapist_id} in room {self.room_id}"

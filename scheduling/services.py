@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from clinic.validation import error_messages
 from patients import gate
-from scheduling import availability, reminders
+from scheduling import availability, reminders, totals
 from scheduling.availability import Problem
 from scheduling.models import Appointment, AppointmentChange, AppointmentSeries
 
@@ -158,6 +158,7 @@ def appointment_book(
         raise SchedulingError(" ".join(error_messages(appointment, error))) from None
     _insert(appointment)
     _log(appointment, booked_by, "booked", starts_at=_iso(starts_at), room=room.name, therapist=therapist.pk)
+    totals.refresh_for(appointment)
     reminders.on_booked([appointment])
     return appointment
 
@@ -261,6 +262,7 @@ def series_book(
             raise SeriesConflict(number, starts_at, taken.problems) from None
         _log(appointment, booked_by, "booked", starts_at=_iso(starts_at), series=series.pk)
         booked.append(appointment)
+    totals.refresh_for(*booked)
     reminders.on_booked(booked)
     return series
 
@@ -321,7 +323,7 @@ def appointment_mark_no_show(*, appointment, user):
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if appointment.starts_at > timezone.now():
         raise SchedulingError("A patient can only be marked a no-show once the appointment has begun.")
-    return _transition(
+    _transition(
         appointment,
         allowed=UPCOMING,
         to=Appointment.Status.NO_SHOW,
@@ -329,6 +331,8 @@ def appointment_mark_no_show(*, appointment, user):
         action="no_show",
         done="marked a no-show",
     )
+    totals.refresh_for(appointment)
+    return appointment
 
 
 @transaction.atomic
@@ -351,6 +355,7 @@ def appointment_cancel(*, appointment, cancelled_by, user=None, now=None):
         late,
     )
     _log(appointment, user, "cancelled", by=cancelled_by, late=late)
+    totals.refresh_for(appointment)
     reminders.on_cancelled(appointment)
     return appointment
 
@@ -392,8 +397,10 @@ def appointment_reschedule(*, appointment, starts_at, user, room=None) -> Appoin
             ),
         )
     before = {"starts_at": _iso(appointment.starts_at), "room": appointment.room.name}
+    moved_from = totals.day_key(appointment)
     appointment.starts_at, appointment.ends_at, appointment.room = starts_at, ends_at, room
     _insert(appointment)
+    totals.refresh_for(appointment, before=[moved_from])
     _log(
         appointment,
         user,
@@ -410,9 +417,14 @@ def series_cancel_rest(*, series, cancelled_by, user=None, now=None) -> int:
     """Cancel every upcoming appointment of a series; returns how many."""
     now = now or timezone.now()
     cancelled = 0
-    for appointment in series.appointments.filter(status__in=UPCOMING, starts_at__gte=now).order_by(
-        "starts_at"
-    ):
+    # Every one locked first, before any cancel locks the therapist's row
+    # (totals.refresh): appointment rows are always locked before therapists'.
+    upcoming = list(
+        series.appointments.select_for_update()
+        .filter(status__in=UPCOMING, starts_at__gte=now)
+        .order_by("starts_at")
+    )
+    for appointment in upcoming:
         appointment_cancel(appointment=appointment, cancelled_by=cancelled_by, user=user, now=now)
         cancelled += 1
     return cancelled

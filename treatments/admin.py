@@ -118,11 +118,11 @@ class AdverseEventAdmin(ReadOnlyAdmin):
     """Adverse events as charted; a serious one is also flagged on the dashboard."""
 
     patient_of = "chart.plan.patient"
-    list_display = ["chart__appointment__starts_at", "chart__plan__patient", "kind", "severity", "serious"]
+    list_display = ["visit_at", "chart__plan__patient", "kind", "severity", "serious"]
     list_filter = ["kind", "severity"]
     search_fields = ["chart__plan__patient__last_name", "chart__plan__patient__first_name", "notes"]
-    date_hierarchy = "chart__appointment__starts_at"
-    list_select_related = ["chart__appointment", "chart__plan__patient"]
+    date_hierarchy = "visit_at"
+    list_select_related = ["chart__plan__patient"]
 
     @admin.display(boolean=True)
     def serious(self, event):

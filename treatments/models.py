@@ -123,6 +123,11 @@ class TreatmentPlan(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # The reports' plans ended in a period, and the plans still running.
+            models.Index(fields=["ended_at"], name="plan_ended_idx"),
+            models.Index(fields=["activated_at"], condition=Q(status="active"), name="plan_active_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(status="discontinued") | ~Q(status_reason=""),
@@ -259,9 +264,13 @@ class AdverseEvent(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     severity = models.CharField(max_length=10, choices=Severity.choices)
     notes = models.TextField(blank=True)
+    # The visit's start, copied from the chart's appointment (which cannot be
+    # moved once charted), so that reports find a period's events by index.
+    visit_at = models.DateTimeField(editable=False)
 
     class Meta:
         ordering = ["id"]
+        indexes = [models.Index(fields=["visit_at"], name="adverse_event_visit_idx")]
 
     def __str__(self):
         return f"{self.get_kind_display()} ({self.get_severity_display()})"

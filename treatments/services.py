@@ -334,7 +334,9 @@ def _write_content(chart, *, fields, needlings, adverse_events, aftercare, now=N
     for n in needlings:
         _validated(ChartNeedling(chart=chart, **n.__dict__), exclude=["chart"])
     ChartNeedling.objects.bulk_create(ChartNeedling(chart=chart, **n.__dict__) for n in needlings)
-    AdverseEvent.objects.bulk_create(AdverseEvent(chart=chart, **e.__dict__) for e in adverse_events)
+    AdverseEvent.objects.bulk_create(
+        AdverseEvent(chart=chart, visit_at=chart.appointment.starts_at, **e.__dict__) for e in adverse_events
+    )
     chart.aftercare_given.set(aftercare)
 
 

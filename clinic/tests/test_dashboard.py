@@ -652,7 +652,12 @@ def grow(therapists, slots, *, patients):
         )
     charts = SessionChart.objects.bulk_create(charts)
     AdverseEvent.objects.bulk_create(
-        AdverseEvent(chart=c, kind=KINDS[(j // 5) % len(KINDS)], severity=AdverseEvent.Severity.values[j % 3])
+        AdverseEvent(
+            chart=c,
+            kind=KINDS[(j // 5) % len(KINDS)],
+            severity=AdverseEvent.Severity.values[j % 3],
+            visit_at=c.appointment.starts_at,
+        )
         for j, c in enumerate(charts)
         if j % 5 == 0
     )

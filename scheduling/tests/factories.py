@@ -6,6 +6,7 @@ from django.utils import timezone
 from clinic import roles
 from clinic.tests.factories import UserFactory
 from patients.tests.factories import PatientFactory
+from scheduling import totals
 from scheduling.models import Appointment, AppointmentType, Room
 
 
@@ -48,6 +49,13 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
     ends_at = factory.LazyAttribute(
         lambda a: a.starts_at + datetime.timedelta(minutes=a.appointment_type.default_minutes)
     )
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # As the booking services leave it: its day counted in the totals.
+        appointment = super()._create(model_class, *args, **kwargs)
+        totals.refresh_for(appointment)
+        return appointment
 
 
 class WorkingHoursFactory(factory.django.DjangoModelFactory):

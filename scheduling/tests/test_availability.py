@@ -7,10 +7,20 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from patients.tests.factories import PatientFactory
-from scheduling.availability import alternatives, free_slots, local, problems_for
+from scheduling.availability import (
+    alternatives,
+    capacity,
+    clinic_windows,
+    free_slots,
+    local,
+    problems_for,
+    working_windows,
+)
+from scheduling.models import ClinicHours
 from scheduling.tests.factories import (
     AppointmentFactory,
     ClinicClosureFactory,
+    ClinicHoursFactory,
     RoomFactory,
     WorkingHoursExceptionFactory,
     WorkingHoursFactory,
@@ -268,3 +278,38 @@ def test_it_keeps_alternatives_in_the_same_week(working_week, room, patient):
         )
         == []
     )
+
+
+def test_capacity_over_weeks_agrees_with_each_days_working_windows():
+    """The reports' capacity (the weekly pattern laid over a range) gives every
+    day the minutes the booking code's own windows give it: across the
+    change from daylight saving time (Sunday 1 November 2026), a day off, a
+    changed day, a closure and a clinic that opens early on Sundays."""
+    ClinicHours.objects.filter(weekday=6).delete()
+    ClinicHoursFactory(weekday=6, opens_at=datetime.time(0, 30), closes_at=datetime.time(4))
+    theo, priya = WorkingHoursFactory().therapist, WorkingHoursFactory(weekday=6).therapist
+    WorkingHoursFactory(therapist=theo, weekday=6, starts_at=datetime.time(0, 30), ends_at=datetime.time(3))
+    WorkingHoursFactory(therapist=theo, weekday=2, starts_at=datetime.time(13), ends_at=datetime.time(17))
+    WorkingHoursExceptionFactory(therapist=theo, date=datetime.date(2026, 10, 26))
+    WorkingHoursExceptionFactory(
+        therapist=priya, date=datetime.date(2026, 11, 1), starts_at=datetime.time(1), ends_at=datetime.time(2)
+    )
+    ClinicClosureFactory(date=datetime.date(2026, 11, 4))
+    first, last = datetime.date(2026, 10, 19), datetime.date(2026, 11, 15)
+
+    found = capacity([theo.pk, priya.pk], first, last)
+
+    def minutes(windows):
+        return sum(int((end - start).total_seconds() // 60) for start, end in windows)
+
+    day = first
+    while day <= last:
+        assert found.opening_minutes[day] == minutes(clinic_windows(day)), day
+        for therapist in (theo, priya):
+            assert found.therapist_minutes[therapist.pk, day] == minutes(working_windows(therapist, day)), day
+        day += datetime.timedelta(days=1)
+    # Hours are counted on the clock on the wall, the night the clocks go back too.
+    assert found.therapist_minutes[theo.pk, datetime.date(2026, 11, 1)] == 150
+    assert found.therapist_minutes[priya.pk, datetime.date(2026, 11, 1)] == 60
+    assert found.therapist_minutes[theo.pk, datetime.date(2026, 10, 26)] == 0
+    assert found.opening_minutes[datetime.date(2026, 11, 4)] == 0

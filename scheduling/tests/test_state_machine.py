@@ -1,6 +1,7 @@
 """Whatever the front desk does (book, cancel, move, book a series) on the
 days around the change from daylight saving time (Sunday 1 November 2026),
-no therapist, room or patient is ever in two appointments at once."""
+no therapist, room or patient is ever in two appointments at once, and the
+day totals the dashboard reads always agree with the appointments."""
 
 import contextlib
 import datetime
@@ -14,9 +15,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from clinic.tests import factories as people
 from patients.tests.factories import PatientFactory
-from scheduling import services
+from scheduling import services, totals
 from scheduling.availability import local
-from scheduling.models import Appointment, AppointmentChange, AppointmentSeries
+from scheduling.models import Appointment, AppointmentChange, AppointmentSeries, DayTotal
 from scheduling.services import SchedulingError
 from scheduling.tests.factories import AppointmentTypeFactory, RoomFactory, WorkingHoursFactory
 
@@ -117,7 +118,12 @@ def front_desk_machine(*, therapists, rooms, patients, types, receptionist):
         def nobody_is_in_two_places_at_once(self):
             assert overlaps() == []
 
+        @invariant()
+        def day_totals_agree_with_the_appointments(self):
+            assert totals.stale_days() == []
+
         def teardown(self):
+            DayTotal.objects.all().delete()
             AppointmentChange.objects.all().delete()
             Appointment.objects.all().delete()
             AppointmentSeries.objects.all().delete()

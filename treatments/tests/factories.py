@@ -228,6 +228,7 @@ class AdverseEventFactory(factory.django.DjangoModelFactory):
     chart = factory.SubFactory(SessionChartFactory)
     kind = AdverseEvent.Kind.SORENESS
     severity = AdverseEvent.Severity.MILD
+    visit_at = factory.LazyAttribute(lambda event: event.chart.appointment.starts_at)
 
 
 class ChartAmendmentFactory(factory.django.DjangoModelFactory):

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from clinic import roles
 from patients.models import ConsentText, Patient
+from scheduling import totals
 from scheduling.models import CalendarFeed, Room, WorkingHours
 from treatments import outcomes
 
@@ -302,7 +303,11 @@ class Command(BaseCommand):
             self.step("ANALYZE", lambda: cursor.execute("ANALYZE"))
             # Each plan's stored outcomes, computed from the rows inserted above.
             self.step("plan outcomes", outcomes.refresh_all)
-            cursor.execute("ANALYZE treatments_planoutcome")
+            self.step("day totals", totals.refresh_all)
+            # What autovacuum does to a live clinic's tables: the visibility
+            # map lets the dashboard's counts read their indexes alone.
+            vacuum = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"
+            self.step(vacuum, lambda: cursor.execute(vacuum))
             self.say(f"Seeded scale {scale:g} in {time.perf_counter() - started:.0f} s: {self.summary()}")
 
     def say(self, text):
@@ -639,9 +644,11 @@ class Command(BaseCommand):
         )
         self.sql(
             """
-            INSERT INTO treatments_adverseevent (chart_id, kind, severity, notes)
-            SELECT id, CASE WHEN id %% 100 = 0 THEN 'lightheadedness' ELSE 'soreness' END, 'mild', ''
-            FROM treatments_sessionchart WHERE id %% 20 = 0
+            INSERT INTO treatments_adverseevent (chart_id, kind, severity, notes, visit_at)
+            SELECT c.id, CASE WHEN c.id %% 100 = 0 THEN 'lightheadedness' ELSE 'soreness' END, 'mild', '',
+                a.starts_at
+            FROM treatments_sessionchart c JOIN scheduling_appointment a ON a.id = c.appointment_id
+            WHERE c.id %% 20 = 0
             """
         )
 

@@ -40,7 +40,7 @@ from django.utils import timezone
 from clinic import roles
 from patients import services as patient_services
 from patients.models import ODI_SECTIONS, Assessment, Consent, Patient, Screening, ScreeningItem
-from scheduling import reminders
+from scheduling import reminders, totals
 from scheduling import services as scheduling_services
 from scheduling.availability import local
 from scheduling.models import (
@@ -717,6 +717,7 @@ class Command(BaseCommand):
             self.create_checkins()
             # The history above is back-dated with update(), which sends no signals.
             outcomes.refresh_all()
+            totals.refresh_all()
             if dry_run:
                 transaction.set_rollback(True)
         verb = "Would create" if dry_run else "Created"
