@@ -30,15 +30,31 @@ def patient_from_unsubscribe_token(token):
         return None
 
 
-def _appointments(reminder):
-    """The appointments the email is about (all of a series' booking
-    confirmation), with their calendar SEQUENCE: one query."""
-    ids = reminder.context.get("appointments") or [reminder.appointment_id]
-    return list(
-        calendar.with_sequence(Appointment.objects.filter(pk__in=ids))
-        .select_related("therapist", "room", "appointment_type")
-        .order_by("starts_at")
-    )
+WITH_CALENDAR = (Reminder.Kind.BOOKING_CONFIRMATION, Reminder.Kind.APPOINTMENT_REMINDER)
+
+
+def appointments_of(reminders) -> dict[int, list[Appointment]]:
+    """By reminder id, the appointments a booking confirmation (all of a
+    series) or a reminder is about, with their calendar SEQUENCE for the .ics
+    files they carry: one query for a whole batch."""
+    ids_of = {
+        reminder.pk: reminder.context.get("appointments") or [reminder.appointment_id]
+        for reminder in reminders
+        if reminder.kind in WITH_CALENDAR
+    }
+    if not ids_of:
+        return {}
+    wanted = {pk for ids in ids_of.values() for pk in ids}
+    found = {
+        a.pk: a
+        for a in calendar.with_sequence(Appointment.objects.filter(pk__in=wanted)).select_related(
+            "therapist", "room", "appointment_type"
+        )
+    }
+    return {
+        reminder_id: sorted((found[pk] for pk in ids if pk in found), key=lambda a: (a.starts_at, a.pk))
+        for reminder_id, ids in ids_of.items()
+    }
 
 
 def _next_appointment(reminder):
@@ -65,13 +81,16 @@ def _mark_needling_on_hold(clearance, appointments):
         )
 
 
-def context_for(reminder: Reminder, *, clearance: gate.Clearance | None = None) -> dict:
-    """The template context; `clearance` is the patient's, if already read."""
+def context_for(reminder: Reminder, *, clearance: gate.Clearance | None = None, about=None) -> dict:
+    """The template context; `clearance` is the patient's and `about` the
+    reminder's entry of appointments_of, if already read."""
     from scheduling.services import patient_link_url
 
     appointment = reminder.appointment
     patient = appointment.patient
-    appointments = _appointments(reminder) if reminder.kind == Reminder.Kind.BOOKING_CONFIRMATION else []
+    if about is None:
+        about = appointments_of([reminder]).get(reminder.pk, [])
+    appointments = about if reminder.kind == Reminder.Kind.BOOKING_CONFIRMATION else []
     _mark_needling_on_hold(clearance or gate.needling_clearance(patient), [appointment, *appointments])
     return {
         "reminder": reminder,
@@ -96,12 +115,13 @@ def context_for(reminder: Reminder, *, clearance: gate.Clearance | None = None) 
     }
 
 
-def calendar_attachments(reminder: Reminder, appointments=None) -> list[tuple[str, bytes]]:
-    """An .ics per appointment of a booking confirmation or reminder
-    (`appointments`: those the context already read, if any)."""
-    if reminder.kind not in (Reminder.Kind.BOOKING_CONFIRMATION, Reminder.Kind.APPOINTMENT_REMINDER):
+def calendar_attachments(reminder: Reminder, about=None) -> list[tuple[str, bytes]]:
+    """An .ics per appointment of a booking confirmation or reminder (`about`:
+    its entry of appointments_of, if already read)."""
+    if reminder.kind not in WITH_CALENDAR:
         return []
+    if about is None:
+        about = appointments_of([reminder])[reminder.pk]
     return [
-        (f"appointment-{a.pk}.ics", calendar.calendar_for([a], settings.CLINIC_NAME).to_ical())
-        for a in appointments or _appointments(reminder)
+        (f"appointment-{a.pk}.ics", calendar.calendar_for([a], settings.CLINIC_NAME).to_ical()) for a in about
     ]

@@ -202,45 +202,65 @@ def render(reminder: Reminder, *, context=None, wordings=None) -> tuple[str, str
 
 
 def send_batch(reminder_ids: list[int]) -> dict[int, str]:
-    """Send claimed reminders over one email connection, each as `send` would;
-    a message that fails is recorded for its row alone and the connection
+    """Send claimed reminders over one email connection; returns what
+    happened to each, for the logs. The batch is taken and read in a few
+    queries; each row is marked sent as soon as its message is, so a worker
+    killed mid-batch repeats at most the one message it was sending. A
+    message that fails is recorded for its row alone and the connection
     opened again for the next."""
-    email_connection = get_connection()
+    outcome = dict.fromkeys(reminder_ids, "not claimed")  # sent, cancelled or reclaimed meanwhile
+    # Take the rows for this task alone: of two tasks for the same claim (a
+    # reclaimed lease, a redelivered message) only one moves each row on.
+    lease = timezone.now() + datetime.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
+    if not Reminder.objects.filter(pk__in=reminder_ids, status=Status.SENDING).update(
+        status=Status.DELIVERING, lease_until=lease
+    ):
+        return outcome
+    mine = Reminder.objects.filter(pk__in=reminder_ids, status=Status.DELIVERING, lease_until=lease)
+    taken = list(
+        mine.select_related("appointment__patient", "appointment__appointment_type", "appointment__therapist")
+        .annotate(**gate.annotations("appointment__patient"))  # each patient's clearance, in the same query
+        .order_by("due_at", "id")
+    )
+    skipped = [reminder.pk for reminder in taken if not may_email(reminder.appointment.patient)]
+    if skipped:
+        mine.filter(pk__in=skipped).update(status=Status.SKIPPED, lease_until=None)
+        outcome.update(dict.fromkeys(skipped, "skipped"))
+    to_send = [reminder for reminder in taken if reminder.pk not in skipped]
+    if not to_send:
+        return outcome
     wordings = {w.kind: w for w in EmailWording.objects.all()}
+    appointments = emails.appointments_of(to_send)
+    # Past half its lease a slow batch hands the rest back to be claimed
+    # again, long before the lease ends and another task could take them.
+    hand_back_at = lease - datetime.timedelta(seconds=settings.REMINDER_LEASE_SECONDS / 2)
+    email_connection = get_connection()
     try:
-        return {pk: send(pk, email_connection=email_connection, wordings=wordings) for pk in reminder_ids}
+        for index, reminder in enumerate(to_send):
+            if timezone.now() >= hand_back_at:
+                rest = [r.pk for r in to_send[index:]]
+                mine.filter(pk__in=rest).update(status=Status.PENDING, lease_until=None)
+                logger.warning("a slow batch handed %d reminders back to be sent later", len(rest))
+                break
+            outcome[reminder.pk] = _deliver(
+                reminder, mine.filter(pk=reminder.pk), email_connection, wordings, appointments
+            )
     finally:
         email_connection.close()
+    return outcome
 
 
-def send(reminder_id: int, *, email_connection=None, wordings=None) -> str:
-    """Send one claimed reminder, over `email_connection` if given (it is
-    opened if it is not open yet). Returns what happened, for the logs."""
-    reminder = (
-        Reminder.objects.select_related(
-            "appointment__patient", "appointment__appointment_type", "appointment__therapist"
-        )
-        .annotate(**gate.annotations("appointment__patient"))  # the patient's clearance, in the same query
-        .get(pk=reminder_id)
-    )
-    if reminder.status != Status.SENDING:
-        return "not claimed"  # sent, cancelled or reclaimed meanwhile
-    # Take the row for this task alone: of two tasks for the same claim (a
-    # reclaimed lease, a redelivered message) only one moves it on.
-    lease = timezone.now() + datetime.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
-    took = Reminder.objects.filter(pk=reminder.pk, status=Status.SENDING).update(
-        status=Status.DELIVERING, lease_until=lease
-    )
-    if not took:
-        return "not claimed"
-    mine = Reminder.objects.filter(pk=reminder.pk, status=Status.DELIVERING, lease_until=lease)
+def send(reminder_id: int) -> str:
+    """Send one claimed reminder (tasks queued before batches existed)."""
+    return send_batch([reminder_id])[reminder_id]
+
+
+def _deliver(reminder, mine, email_connection, wordings, appointments) -> str:
     patient = reminder.appointment.patient
-    if not may_email(patient):
-        mine.update(status=Status.SKIPPED, lease_until=None)
-        return "skipped"
     try:
         clearance = gate.Clearance.from_row(reminder, timezone.localdate())
-        context = emails.context_for(reminder, clearance=clearance)
+        about = appointments.get(reminder.pk, [])
+        context = emails.context_for(reminder, clearance=clearance, about=about)
         subject, text, html = render(reminder, context=context, wordings=wordings)
         message = EmailMultiAlternatives(
             subject=subject,
@@ -253,15 +273,13 @@ def send(reminder_id: int, *, email_connection=None, wordings=None) -> str:
             },
         )
         message.attach_alternative(html, "text/html")
-        for name, content in emails.calendar_attachments(reminder, context["appointments"]):
+        for name, content in emails.calendar_attachments(reminder, about):
             message.attach(name, content, "text/calendar")
-        if email_connection is not None:
-            email_connection.open()  # once: later calls find it open
-            message.connection = email_connection
+        email_connection.open()  # once: later calls find it open
+        message.connection = email_connection
         message.send()
     except Exception as error:
-        if email_connection is not None:
-            email_connection.close()  # a broken conversation is not reused
+        email_connection.close()  # a broken conversation is not reused
         _failed(reminder, error, mine)
         return "failed"
     mine.update(

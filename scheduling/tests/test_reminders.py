@@ -19,6 +19,7 @@ from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone as django_timezone
 
 from patients.models import Patient
 from patients.tests.factories import PatientFactory
@@ -572,6 +573,7 @@ class CountingBackend(LocmemBackend):
 
     opened = 0
     refused = set()
+    on_send = None  # what else happens as a message is sent (a slow server)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -593,6 +595,8 @@ class CountingBackend(LocmemBackend):
             for message in messages:
                 if set(message.to) & CountingBackend.refused:
                     raise smtplib.SMTPRecipientsRefused({message.to[0]: (550, b"Mailbox unavailable")})
+                if CountingBackend.on_send:
+                    CountingBackend.on_send(message)
             return super().send_messages(messages)
         finally:
             if new_connection:
@@ -602,7 +606,7 @@ class CountingBackend(LocmemBackend):
 @pytest.fixture
 def counting_smtp(settings):
     settings.EMAIL_BACKEND = f"{__name__}.CountingBackend"
-    CountingBackend.opened, CountingBackend.refused = 0, set()
+    CountingBackend.opened, CountingBackend.refused, CountingBackend.on_send = 0, set(), None
     return CountingBackend
 
 
@@ -641,10 +645,11 @@ def test_one_dispatcher_run_delivers_every_due_reminder_in_batches_of_200(
 ):
     due = due_confirmations(clinic, 450)
 
-    # Claims are one statement a batch, and the clinic's wordings one query;
-    # each email then costs four (its row with its patient's clearance, its
-    # lease, its appointments, its outcome), whatever the backlog.
-    with django_assert_max_num_queries(450 * 4 + 3 * 3 + 3):
+    # Each batch costs a claim (one statement, in a savepoint here), then four
+    # queries (its rows taken, read with their patients' clearance, the
+    # clinic's wordings, the appointments they are about); each email one
+    # more (its outcome), whatever the backlog.
+    with django_assert_max_num_queries(450 + 3 * (3 + 4)):
         assert tasks.dispatch_reminders() == 450
 
     assert len(mail.outbox) == 450
@@ -690,6 +695,34 @@ def test_a_refused_message_in_the_middle_of_a_batch_retries_only_that_row(
     travel(time_machine, NOW + datetime.timedelta(minutes=1))
     assert reminders.send_batch(reminders.claim_due()) == {refused.pk: "sent"}
     assert len(mail.outbox) == 5
+
+
+def test_a_slow_batch_hands_back_what_it_has_not_sent_before_its_lease_can_end(
+    clinic, counting_smtp, time_machine, settings
+):
+    due = due_confirmations(clinic, 4)
+    claimed = reminders.claim_due()
+
+    def slow_server(message):
+        # Each message takes 40 seconds: past half the lease after the second.
+        travel(time_machine, django_timezone.now() + datetime.timedelta(seconds=40))
+
+    counting_smtp.on_send = staticmethod(slow_server)
+    outcome = reminders.send_batch(claimed)
+
+    assert settings.REMINDER_LEASE_SECONDS == 120
+    assert outcome == {
+        due[0].pk: "sent",
+        due[1].pk: "sent",
+        due[2].pk: "not claimed",
+        due[3].pk: "not claimed",
+    }
+    assert len(mail.outbox) == 2
+    handed_back = Reminder.objects.filter(pk__in=[due[2].pk, due[3].pk])
+    assert set(handed_back.values_list("status", "lease_until")) == {(Status.PENDING, None)}
+    # The next run of the dispatcher sends them, once.
+    assert reminders.send_batch(reminders.claim_due()) == {due[2].pk: "sent", due[3].pk: "sent"}
+    assert len(mail.outbox) == 4
 
 
 def test_a_batch_sends_nothing_twice(clinic, counting_smtp):
