@@ -11,6 +11,7 @@ from scheduling.models import (
     CalendarFeed,
     ClinicClosure,
     ClinicHours,
+    DayTotal,
     EmailWording,
     Reminder,
     Room,
@@ -111,6 +112,35 @@ class AppointmentAdmin(admin.ModelAdmin):
     date_hierarchy = "starts_at"
     list_select_related = ["patient", "therapist", "room", "appointment_type"]
     inlines = [AppointmentChangeInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DayTotal)
+class DayTotalAdmin(admin.ModelAdmin):
+    """What the dashboard counts each therapist's day from, kept by the
+    booking services (scheduling/totals.py): read here, never edited."""
+
+    list_display = [
+        "day",
+        "therapist",
+        "room",
+        "occupying",
+        "booked_minutes",
+        "no_shows",
+        "late_cancellations",
+    ]
+    list_filter = [("therapist", admin.RelatedOnlyFieldListFilter), "room"]
+    search_fields = THERAPIST_SEARCH
+    date_hierarchy = "day"
+    list_select_related = ["therapist", "room"]
 
     def has_add_permission(self, request):
         return False

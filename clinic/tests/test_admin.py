@@ -26,7 +26,7 @@ from patients.tests.factories import (
     audit_event,
     screening_with_answers,
 )
-from scheduling.models import Reminder
+from scheduling.models import DayTotal, Reminder
 from scheduling.tests.factories import (
     AppointmentFactory,
     AppointmentSeriesFactory,
@@ -79,6 +79,7 @@ ROWS = {
     ),
     "scheduling.AppointmentSeries": lambda i: AppointmentSeriesFactory(),
     "scheduling.Appointment": lambda i: AppointmentFactory(),
+    "scheduling.DayTotal": lambda i: DayTotal.objects.get(therapist=AppointmentFactory().therapist),
     "scheduling.CalendarFeed": lambda i: CalendarFeedFactory(),
     "scheduling.Reminder": lambda i: ReminderFactory(),
     "scheduling.EmailWording": lambda i: EmailWordingFactory(kind=EMAIL_KINDS[i % len(EMAIL_KINDS)]),

@@ -470,6 +470,7 @@ ADMIN_RIGHTS = {
     "scheduling.clinichours": {"view", "add", "change"},
     "scheduling.clinicclosure": {"view", "add", "change", "delete"},
     "scheduling.appointment": {"view"},
+    "scheduling.daytotal": {"view"},
     "scheduling.appointmentseries": {"view"},
     "scheduling.calendarfeed": {"view"},
     "scheduling.reminder": {"view"},
