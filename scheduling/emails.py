@@ -1,34 +1,13 @@
-"""What the patient emails say: the template context of each reminder, the
-calendar files they carry, and the signed unsubscribe link."""
+"""What the patient emails say: the template context of each reminder and
+the calendar files they carry."""
 
 from django.conf import settings
-from django.core import signing
-from django.urls import reverse
 from django.utils import timezone
 
+from core import links
 from patients import gate
 from scheduling import calendar
 from scheduling.models import Appointment, Reminder
-
-UNSUBSCRIBE_SALT = "scheduling.unsubscribe"
-
-
-def unsubscribe_token(patient) -> str:
-    return signing.dumps(patient.pk, salt=UNSUBSCRIBE_SALT)
-
-
-def unsubscribe_url(patient) -> str:
-    return settings.SITE_URL + reverse("scheduling:unsubscribe", args=[unsubscribe_token(patient)])
-
-
-def patient_from_unsubscribe_token(token):
-    """The patient id in a valid unsubscribe token, or None. It never expires:
-    a patient may opt out from any email, however old."""
-    try:
-        return signing.loads(token, salt=UNSUBSCRIBE_SALT)
-    except signing.BadSignature:
-        return None
-
 
 WITH_CALENDAR = (Reminder.Kind.BOOKING_CONFIRMATION, Reminder.Kind.APPOINTMENT_REMINDER)
 
@@ -84,8 +63,6 @@ def _mark_needling_on_hold(clearance, appointments):
 def context_for(reminder: Reminder, *, clearance: gate.Clearance | None = None, about=None) -> dict:
     """The template context; `clearance` is the patient's and `about` the
     reminder's entry of appointments_of, if already read."""
-    from scheduling.services import patient_link_url
-
     appointment = reminder.appointment
     patient = appointment.patient
     if about is None:
@@ -104,9 +81,11 @@ def context_for(reminder: Reminder, *, clearance: gate.Clearance | None = None, 
         "next_appointment": _next_appointment(reminder)
         if reminder.kind != Reminder.Kind.BOOKING_CONFIRMATION
         else None,
-        "appointment_link": patient_link_url(appointment) if appointment.starts_at > timezone.now() else None,
+        "appointment_link": links.APPOINTMENT.url(appointment.pk)
+        if appointment.starts_at > timezone.now()
+        else None,
         "checkin_url": reminder.context.get("checkin_url"),
-        "unsubscribe_url": unsubscribe_url(patient),
+        "unsubscribe_url": links.UNSUBSCRIBE.url(patient.pk),
         "clinic_name": settings.CLINIC_NAME,
         "clinic_phone": settings.CLINIC_PHONE,
         "clinic_email": settings.CLINIC_EMAIL,

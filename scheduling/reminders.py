@@ -25,6 +25,7 @@ from django.template import Context, Template
 from django.template.loader import get_template
 from django.utils import timezone
 
+from core import links
 from patients import gate
 from scheduling import emails
 from scheduling.availability import local
@@ -268,7 +269,7 @@ def _deliver(reminder, mine, email_connection, wordings, appointments) -> str:
             to=[patient.email],
             headers={
                 "Message-ID": message_id(reminder),
-                "List-Unsubscribe": f"<{emails.unsubscribe_url(patient)}>",
+                "List-Unsubscribe": f"<{links.UNSUBSCRIBE.url(patient.pk)}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             },
         )

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clinic.validation import error_messages
+from core import links
 from patients import gate
 from scheduling import availability, reminders, totals
 from scheduling.availability import Problem
@@ -498,8 +499,6 @@ def calendar_feed_url(feed) -> str:
 # Patient links: a signed, expiring address from which the patient confirms
 # or cancels one appointment without logging in.
 
-PATIENT_LINK_SALT = "scheduling.patient-link"
-PATIENT_LINK_MAX_AGE = datetime.timedelta(days=30)
 # A link still opens for a day after the appointment starts, then expires.
 PATIENT_LINK_AFTER_START = datetime.timedelta(days=1)
 
@@ -511,35 +510,14 @@ class PatientLinkInvalid(SchedulingError):
         super().__init__("This link is not valid or has expired.")
 
 
-def _patient_link_signer():
-    from django.core.signing import TimestampSigner
-
-    return TimestampSigner(salt=PATIENT_LINK_SALT)
-
-
-def patient_link_token(appointment) -> str:
-    return _patient_link_signer().sign(str(appointment.pk))
-
-
-def patient_link_url(appointment) -> str:
-    """The absolute address of the appointment's patient link, for emails."""
-    from django.conf import settings
-    from django.urls import reverse
-
-    return settings.SITE_URL + reverse("scheduling:patient-link", args=[patient_link_token(appointment)])
-
-
 def patient_link_appointment(token, *, now=None) -> Appointment:
     """The appointment a patient link is for, or PatientLinkInvalid. A link
-    lasts at most 30 days, and no longer than a day after the appointment
-    starts (its start now, if it was moved)."""
-    from django.core.signing import BadSignature
-
+    lasts at most 30 days (links.APPOINTMENT), and no longer than a day after
+    the appointment starts (its start now, if it was moved)."""
     now = now or timezone.now()
-    try:
-        pk = int(_patient_link_signer().unsign(token, max_age=PATIENT_LINK_MAX_AGE))
-    except (BadSignature, ValueError):
-        raise PatientLinkInvalid from None
+    pk = links.APPOINTMENT.pk_of(token)
+    if pk is None:
+        raise PatientLinkInvalid
     appointment = Appointment.objects.select_related("patient", "appointment_type").filter(pk=pk).first()
     if appointment is None or now > appointment.starts_at + PATIENT_LINK_AFTER_START:
         raise PatientLinkInvalid

@@ -1,11 +1,9 @@
 """Writes to treatment plans and session charts. Each is one transaction;
 errors a person can cause are TreatmentError with a message fit to show."""
 
-import datetime
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
@@ -15,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.validation import error_messages
+from core import links
 from patients import audit, gate
 from patients import services as patient_services
 from scheduling import services as scheduling_services
@@ -444,7 +443,7 @@ def chart_sign(*, chart: SessionChart, therapist, now=None) -> SessionChart:
                 "needled": chart.needled,
                 "muscles": content["needlings"],
                 "advice": content["aftercare"],
-                "checkin_url": checkin_url(chart.appointment) if chart.needled else None,
+                "checkin_url": links.CHECKIN.url(chart.appointment.pk) if chart.needled else None,
             },
             completed_by=therapist,
             now=now,
@@ -494,28 +493,16 @@ def chart_amend(
 
 # The patient's check-in after a visit.
 
-CHECKIN_SALT = "treatments.checkin"
-CHECKIN_VALID_FOR = datetime.timedelta(days=7)
-
 
 class CheckInInvalid(TreatmentError):
     pass
 
 
-def checkin_token(appointment) -> str:
-    return signing.TimestampSigner(salt=CHECKIN_SALT).sign(str(appointment.pk))
-
-
-def checkin_url(appointment) -> str:
-    return settings.SITE_URL + reverse("treatments:check-in", args=[checkin_token(appointment)])
-
-
 def checkin_appointment(token) -> Appointment:
     """The visit a check-in link is for; CheckInInvalid if tampered or expired."""
-    try:
-        pk = signing.TimestampSigner(salt=CHECKIN_SALT).unsign(token, max_age=CHECKIN_VALID_FOR)
-    except signing.BadSignature:
-        raise CheckInInvalid("This link is not valid or has expired.") from None
+    pk = links.CHECKIN.pk_of(token)
+    if pk is None:
+        raise CheckInInvalid("This link is not valid or has expired.")
     appointment = (
         Appointment.objects.filter(pk=pk, status=Appointment.Status.COMPLETED)
         .select_related("patient", "therapist", "chart")

@@ -21,6 +21,7 @@ from django.utils import timezone
 from icalendar import Calendar
 
 from clinic.tests import factories as people
+from core import links
 from patients import services as patient_services
 from patients.models import ODI_SECTIONS, Assessment, Consent, Patient, ScreeningItem
 from patients.tests.factories import PatientFactory
@@ -316,7 +317,7 @@ def chart_first_session(clinic, plan, appointment):
 def report_worse_leg_pain(appointment):
     """The patient's check-in a day after the visit, from the link in her
     email: leg pain 8, worse than the 7 before it."""
-    visit = treatment_services.checkin_appointment(treatment_services.checkin_token(appointment))
+    visit = treatment_services.checkin_appointment(links.CHECKIN.token(appointment.pk))
     return treatment_services.checkin_record(
         appointment=visit, soreness=5, leg_pain=LEG_PAIN[0] + 1, red_flags=[], notes=""
     )

@@ -20,6 +20,7 @@ from django.urls import reverse
 from clinic.reports import Period
 from clinic.tests import factories
 from clinic.tests.matrix import LOGIN, PERSONAS, assert_status, log_in
+from core import links
 from patients.models import Assessment, Patient, Screening
 from patients.tests.factories import AssessmentFactory, PatientFactory
 from scheduling.availability import local
@@ -257,7 +258,7 @@ def test_relief_just_after_needling_is_no_improvement_on_any_page(
     course = active_plan(therapist, patient, planned_sessions=1, reassessment_after_session=1)
     chart = charted_session(course, leg=(7, 4), day=day(5, 13), hour=10)
     time_machine.move_to(at(day(5, 14), 10), tick=False)
-    link = reverse("treatments:check-in", args=[treatment_services.checkin_token(chart.appointment)])
+    link = reverse("treatments:check-in", args=[links.CHECKIN.token(chart.appointment.pk)])
     answers = {f"flag_{item.code}": "no" for item in treatment_services.red_flag_items()}
     assert client.post(link, {"soreness": "3", "leg_pain": "8", **answers}).status_code == 200
 

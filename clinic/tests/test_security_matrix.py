@@ -46,12 +46,12 @@ from clinic.tests import factories
 from clinic.tests.factories import WorkerHeartbeatFactory
 from clinic.tests.matrix import LOGIN
 from clinic.tests.test_access import concrete_path, url_patterns
+from core import links
 from patients import audit
 from patients.models import AuditEvent, Consent, Screening
 from patients.tests.factories import AssessmentFactory, screening_with_answers
 from scheduling import services as scheduling_services
 from scheduling.availability import local
-from scheduling.emails import unsubscribe_token
 from scheduling.models import Appointment
 from scheduling.tests.factories import (
     AppointmentFactory,
@@ -61,7 +61,6 @@ from scheduling.tests.factories import (
     WorkingHoursExceptionFactory,
     WorkingHoursFactory,
 )
-from treatments import services as treatment_services
 from treatments.models import AftercareCheckIn, TreatmentPlan
 from treatments.tests.factories import (
     AdverseEventFactory,
@@ -320,11 +319,11 @@ def visit_pk(w, r):
 
 
 def link_token(w, r):
-    return scheduling_services.patient_link_token(r.visit)
+    return links.APPOINTMENT.token(r.visit.pk)
 
 
 def checkin_token(w, r):
-    return treatment_services.checkin_token(r.signed_chart.appointment)
+    return links.CHECKIN.token(r.signed_chart.appointment.pk)
 
 
 MATRIX = {
@@ -394,7 +393,7 @@ MATRIX = {
     ),
     "scheduling:unsubscribe": Row(
         TOKEN,
-        lambda w, r: {"token": unsubscribe_token(r.patient)},
+        lambda w, r: {"token": links.UNSUBSCRIBE.token(r.patient.pk)},
         bad_token=400,
         other_token=link_token,
     ),

@@ -34,13 +34,13 @@ from clinic.tests.test_security_matrix import (
     built_once,
     is_admin,
 )
+from core import links
 from patients import services as patient_services
 from patients.models import Consent, ScreeningCategory, ScreeningItem
 from patients.tests.factories import AssessmentFactory, PatientFactory, ScreeningItemFactory
 from scheduling import reminders
 from scheduling import services as scheduling_services
 from scheduling.availability import local
-from scheduling.emails import unsubscribe_token
 from scheduling.models import Appointment, EmailWording, Reminder
 from scheduling.tests.factories import (
     AppointmentFactory,
@@ -383,15 +383,15 @@ def front_desk_figures(w):
 
 
 def patient_link(w):
-    return reverse("scheduling:patient-link", args=[scheduling_services.patient_link_token(w.typed.upcoming)])
+    return reverse("scheduling:patient-link", args=[links.APPOINTMENT.token(w.typed.upcoming.pk)])
 
 
 def unsubscribe(w):
-    return reverse("scheduling:unsubscribe", args=[unsubscribe_token(w.typed.patient)])
+    return reverse("scheduling:unsubscribe", args=[links.UNSUBSCRIBE.token(w.typed.patient.pk)])
 
 
 def checkin_after_visit(w):
-    return reverse("treatments:check-in", args=[treatment_services.checkin_token(w.typed.chart.appointment)])
+    return reverse("treatments:check-in", args=[links.CHECKIN.token(w.typed.chart.appointment.pk)])
 
 
 def front_desk_card(w):

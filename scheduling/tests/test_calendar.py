@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import resolve, reverse
 
+from core import links
 from patients.tests.factories import PatientFactory
 from scheduling import calendar, services
 from scheduling.availability import local
@@ -430,7 +431,7 @@ def test_it_refuses_my_calendar_to_anyone_but_a_therapist(client, request, perso
 def test_it_opens_only_the_feed_and_patient_links_to_anonymous_visitors(client, therapist):
     appointment = AppointmentFactory(therapist=therapist, starts_at=at(MONDAY_AFTER_DST, 9))
     feed = services.calendar_feed_for(therapist=therapist)
-    patient_link = urlsplit(services.patient_link_url(appointment)).path
+    patient_link = urlsplit(links.APPOINTMENT.url(appointment.pk)).path
 
     for path in [
         reverse("scheduling:appointment-ics", args=[appointment.pk]),

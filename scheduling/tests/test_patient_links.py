@@ -10,8 +10,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from core import links
 from patients.tests.factories import PatientFactory
-from scheduling import services
 from scheduling.models import Appointment, AppointmentChange
 from scheduling.tests.factories import AppointmentFactory
 
@@ -42,7 +42,7 @@ def appointment(patient):
 
 
 def link(appointment):
-    return urlsplit(services.patient_link_url(appointment)).path
+    return urlsplit(links.APPOINTMENT.url(appointment.pk)).path
 
 
 def post(client, appointment_or_path, action):
@@ -55,7 +55,7 @@ def changes(appointment):
 
 
 def test_it_builds_an_absolute_link_from_the_site_url(appointment):
-    url = services.patient_link_url(appointment)
+    url = links.APPOINTMENT.url(appointment.pk)
 
     assert url.startswith("https://clinic.example/a/")
     assert url.endswith("/")

@@ -12,11 +12,11 @@ import pytest
 from django.urls import reverse
 
 from clinic.tests.matrix import LOGIN, PERSONAS, assert_status, log_in
+from core import links
 from patients.models import Patient
 from patients.tests.factories import PatientFactory
 from scheduling import services, urls
 from scheduling.availability import local
-from scheduling.emails import unsubscribe_token
 from scheduling.models import Appointment, AppointmentChange, CalendarFeed
 from scheduling.tests.factories import (
     AppointmentFactory,
@@ -142,8 +142,8 @@ def url(name, world):
         "series-cancel": [world["series"].pk],
         "appointment-ics": [world["upcoming"].pk],
         "calendar-feed": [world["feed"].token],
-        "patient-link": [services.patient_link_token(world["upcoming"])],
-        "unsubscribe": [unsubscribe_token(world["patient"])],
+        "patient-link": [links.APPOINTMENT.token(world["upcoming"].pk)],
+        "unsubscribe": [links.UNSUBSCRIBE.token(world["patient"].pk)],
     }.get(name, [])
     return reverse(f"scheduling:{name}", args=args)
 
@@ -267,7 +267,7 @@ def test_it_answers_404_for_a_revoked_feed_token(client, world, persona):
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_it_answers_400_for_a_bad_patient_link_and_changes_nothing(client, world, persona):
     log_in(client, persona, world)
-    good = services.patient_link_token(world["upcoming"])
+    good = links.APPOINTMENT.token(world["upcoming"].pk)
     before = records()
 
     for token in ["not-a-token", good[:-1] + ("A" if good[-1] != "A" else "B")]:
@@ -279,7 +279,7 @@ def test_it_answers_400_for_a_bad_patient_link_and_changes_nothing(client, world
 
 
 def test_the_patient_link_address_is_the_one_the_emails_carry(world):
-    assert urlsplit(services.patient_link_url(world["upcoming"])).path == url("patient-link", world)
+    assert urlsplit(links.APPOINTMENT.url(world["upcoming"].pk)).path == url("patient-link", world)
 
 
 # Every view that takes an id answers 404 for a row that does not exist.

@@ -4,8 +4,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from clinic.ratelimit import rate_limited
+from core import links
 from patients.models import Patient
-from scheduling.emails import patient_from_unsubscribe_token
 
 
 @login_not_required
@@ -15,7 +15,7 @@ def unsubscribe(request, token):
     """Anyone holding the link from an email: stop the clinic's emails to
     that patient. GET asks; POST (the button, or a mail client's one-click
     unsubscribe) does it."""
-    patient_id = patient_from_unsubscribe_token(token)
+    patient_id = links.UNSUBSCRIBE.pk_of(token)
     patient = Patient.objects.filter(pk=patient_id).first() if patient_id else None
     if patient is None:
         return render(request, "scheduling/unsubscribe.html", {"invalid": True}, status=400)

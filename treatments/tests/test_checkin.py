@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.celery import app
+from core import links
 from patients.models import ScreeningItem
 from scheduling.models import Reminder
 from treatments import services
@@ -47,7 +48,7 @@ def answers(**changes):
 
 
 def checkin_page(visit):
-    return reverse("treatments:check-in", args=[services.checkin_token(visit)])
+    return reverse("treatments:check-in", args=[links.CHECKIN.token(visit.pk)])
 
 
 def test_it_puts_the_check_in_link_in_the_24_hour_aftercare(visit):

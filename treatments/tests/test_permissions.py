@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from clinic.tests.matrix import LOGIN, PERSONAS, assert_status, log_in
+from core import links
 from patients.models import AuditEvent, Patient
 from scheduling.models import Appointment
 from treatments import services, urls
@@ -158,7 +159,7 @@ def url(name, world):
         "chart-edit": [world["unsigned"].pk],
         "chart-sign": [world["unsigned"].pk],
         "chart-amend": [world["signed"].pk],
-        "check-in": [services.checkin_token(world["signed"].appointment)],
+        "check-in": [links.CHECKIN.token(world["signed"].appointment.pk)],
         "check-in-handled": [world["alert"].pk],
     }[name]
     return reverse(f"treatments:{name}", args=args)
