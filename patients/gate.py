@@ -158,7 +158,7 @@ def annotations(patient_ref: str = "pk") -> dict:
         "screening_valid_until": Subquery(latest.values("valid_until")[:1]),
         # A scalar subquery rather than EXISTS, which PostgreSQL runs as one
         # hash of every consent in the clinic, even for a page of 50 patients.
-        "has_current_consent": IsNull(Subquery(consents.values("pk")[:1]), False),
+        "has_current_consent": IsNull(Subquery(consents.order_by().values("pk")[:1]), False),
     }
 
 
