@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from clinic import roles
-from patients.admin import HistoryAdmin, RecordInline
+from patients.admin import HistoryAdmin, ReadOnlyAdmin, RecordInline
 from scheduling import reminders
 from scheduling.models import (
     Appointment,
@@ -124,7 +124,7 @@ class AppointmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(DayTotal)
-class DayTotalAdmin(admin.ModelAdmin):
+class DayTotalAdmin(ReadOnlyAdmin):
     """What the dashboard counts each therapist's day from, kept by the
     booking services (scheduling/totals.py): read here, never edited."""
 
@@ -141,15 +141,6 @@ class DayTotalAdmin(admin.ModelAdmin):
     search_fields = THERAPIST_SEARCH
     date_hierarchy = "day"
     list_select_related = ["therapist", "room"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AppointmentSeries)
